@@ -1,0 +1,1 @@
+"""Downstream trackers (built in their own issue; nothing here imports daemon)."""

@@ -1,0 +1,1 @@
+"""triaged's daemon: HTTP intake, the pipeline, the stores, the API and the CLI."""

@@ -1,0 +1,104 @@
+"""The incident API and the health endpoints; thin handlers over the store and the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from daemon.errors import NotFound, PayloadError
+from daemon.keys import PIPELINE, STOPPING, STORE, WORKER
+from daemon.models import Incident, IncidentStatus
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    """``GET /api/v1/incidents[?status=open|acknowledged|resolved][&limit=N]``, newest first."""
+    raw_status = request.query.get("status")
+    status = None
+    if raw_status is not None:
+        try:
+            status = IncidentStatus(raw_status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in IncidentStatus)
+            raise PayloadError(f"status must be one of {allowed}, got {raw_status!r}") from None
+    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise PayloadError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}")
+    incidents = await request.app[STORE].list_incidents(status, int(raw_limit))
+    return _json({"incidents": [i.summary_json() for i in incidents]})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    """``GET /api/v1/incidents/{id}``: the incident with its alerts and timeline."""
+    incident_id = request.match_info["id"]
+    detail = await request.app[STORE].get_incident(incident_id)
+    if detail is None:
+        raise NotFound(f"no incident {incident_id}")
+    return _json(detail.to_json())
+
+
+async def _action_body(request: web.Request) -> tuple[str, str]:
+    """Optional ``{"actor": ..., "note": ...}``; the actor defaults to ``api``."""
+    raw = await request.read()
+    if not raw.strip():
+        return "api", ""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise PayloadError(f"body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise PayloadError('expected a JSON object such as {"actor": "alice", "note": "..."}')
+    actor, note = body.get("actor", "api"), body.get("note", "")
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 200:
+        raise PayloadError("actor must be a non-empty string of at most 200 characters")
+    if not isinstance(note, str) or len(note) > 10_000:
+        raise PayloadError("note must be a string of at most 10000 characters")
+    return actor.strip(), note
+
+
+def _incident_response(incident: Incident) -> web.Response:
+    return _json(incident.summary_json())
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    """``POST /api/v1/incidents/{id}/ack``."""
+    actor, note = await _action_body(request)
+    incident = await request.app[PIPELINE].acknowledge(request.match_info["id"], actor, note)
+    return _incident_response(incident)
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """``POST /api/v1/incidents/{id}/resolve``."""
+    actor, note = await _action_body(request)
+    incident = await request.app[PIPELINE].resolve(request.match_info["id"], actor, note)
+    return _incident_response(incident)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers. Restart it only if this fails."""
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the store takes writes, the pipeline runs, and we are not shutting down."""
+    problems = []
+    if request.app[STOPPING].is_set():
+        problems.append("shutting down")
+    if not await request.app[STORE].ping():
+        problems.append("store unavailable")
+    worker = request.app.get(WORKER)
+    if worker is None or worker.done():
+        problems.append("pipeline not running")
+    body = {"status": "ready" if not problems else "not ready",
+            "backlog": request.app[STORE].backlog()}
+    if problems:
+        body["problems"] = problems
+    return _json(body, status=200 if not problems else 503)

@@ -1,0 +1,102 @@
+"""The aiohttp application factory: routes, middleware, and the lifecycle of store and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+from prometheus_client import ProcessCollector
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from daemon import api, ingest
+from daemon.http_errors import Handler, error_middleware
+from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
+from daemon.metrics import Metrics, build_metrics
+from daemon.openapi import openapi_handler
+from daemon.pipeline import Pipeline
+from daemon.settings import Settings
+from daemon.store import Store, build_store
+
+log = structlog.get_logger(__name__)
+# Slack over the body limit so that aiohttp's own check never fires first: ours answers in JSON.
+_BODY_SLACK = 1024
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id to every log line of this request, and echo it to the caller."""
+    structlog.contextvars.clear_contextvars()
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def create_app(
+    settings: Settings, *, metrics: Metrics | None = None, store: Store | None = None
+) -> web.Application:
+    """Build the app; the store opens and the pipeline starts when the app starts."""
+    app = web.Application(
+        middlewares=[context_middleware, error_middleware],
+        client_max_size=settings.intake.max_body_bytes + _BODY_SLACK,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics if metrics is not None else build_metrics()
+    app[STORE] = store if store is not None else build_store(settings.store)
+    app[PIPELINE] = Pipeline(app[STORE], settings, app[METRICS])
+    app[STOPPING] = asyncio.Event()
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_worker_ctx)
+    app.on_shutdown.append(_mark_stopping)
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/alerts/{source}", ingest.ingest)
+    app.router.add_put("/api/v1/alerts/{source}", ingest.ingest)
+    app.router.add_get("/api/v1/incidents", api.list_incidents)
+    app.router.add_get("/api/v1/incidents/{id}", api.get_incident)
+    app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)
+    app.router.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/readyz", api.readyz)
+    app.router.add_get("/metrics", make_aiohttp_handler(app[METRICS].registry))
+    app.router.add_get("/api/v1/openapi.json", openapi_handler)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.open()
+    metrics = app[METRICS]
+    metrics.intake_backlog.set(store.backlog())
+    try:
+        ProcessCollector(namespace="triaged", registry=metrics.registry)
+    except ValueError:  # already registered on this registry (app rebuilt in one process)
+        pass
+    yield
+    await store.close()
+
+
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(app[PIPELINE].run(stop), name="pipeline")
+    app[WORKER] = worker
+    log.info("pipeline_started", backlog=app[STORE].backlog())
+    yield
+    # Shutdown: in-flight requests have finished (aiohttp waits for them first);
+    # the worker drains the intake within pipeline.shutdown_timeout, then stops.
+    stop.set()
+    try:
+        await worker
+    except Exception:
+        log.exception("pipeline_crashed")
+    log.info("pipeline_stopped", backlog=app[STORE].backlog())
+
+
+async def _mark_stopping(app: web.Application) -> None:
+    app[STOPPING].set()

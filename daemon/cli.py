@@ -1,0 +1,113 @@
+"""The command line: ``serve``, ``check-config``, ``replay``. Errors are one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from daemon.app import create_app
+from daemon.config_loader import load_settings
+from daemon.errors import ConfigError
+from daemon.logs import configure_logging
+from daemon.settings import Settings, parse_listen
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (kept separate so the docs and tests can read it)."""
+    parser = argparse.ArgumentParser(
+        prog="triaged", description="Alert ingestion and auto-triage daemon."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the daemon")
+    serve.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    serve.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", type=Path)
+    replay = sub.add_parser(
+        "replay", help="feed saved webhook bodies through the pipeline offline; print incidents"
+    )
+    replay.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    replay.add_argument("--config", type=Path, help="YAML config whose rules to apply")
+    replay.add_argument("--source", default="alertmanager", help="sender format of the files")
+    replay.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Run one command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args.config, args.listen)
+        if args.command == "check-config":
+            return _check_config(args.file)
+        from daemon.replay import replay
+
+        settings = _settings(args.config)
+        configure_logging("warning", settings.logging.format)
+        return asyncio.run(replay(settings, args.files, args.source, args.format))
+    except ConfigError as err:
+        print("triaged: invalid configuration:", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _settings(path: Path | None) -> Settings:
+    if path is None and os.environ.get("TRIAGED_CONFIG"):
+        path = Path(os.environ["TRIAGED_CONFIG"])
+    return load_settings(path, os.environ)
+
+
+def _check_config(path: Path) -> int:
+    settings = _settings(path)
+    print(f"{path}: OK (store {settings.store.kind}, listen {settings.listen})")
+    return EXIT_OK
+
+
+def _serve(config: Path | None, listen: str | None) -> int:
+    settings = _settings(config)
+    if listen is not None:
+        try:
+            parse_listen(listen)
+        except ValueError as err:
+            raise ConfigError([f"--listen: {err}"]) from None
+        settings = settings.model_copy(update={"listen": listen})
+    configure_logging(settings.logging.level, settings.logging.format)
+    host, port = parse_listen(settings.listen)
+    log = structlog.get_logger("triaged")
+    log.info("starting", listen=settings.listen, store=settings.store.kind,
+             path=str(settings.store.path))
+    try:
+        web.run_app(
+            create_app(settings),
+            host=host,
+            port=port,
+            shutdown_timeout=settings.pipeline.shutdown_timeout,
+            print=lambda *_: log.info("listening", listen=f"{host}:{port}"),
+            access_log=None,
+            loop=_new_loop(),
+        )
+    except OSError as err:
+        log.error("cannot_listen", listen=settings.listen, error=err.strerror)
+        return EXIT_FAILED
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed: a third less CPU per request than the default loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop

@@ -1,0 +1,129 @@
+"""Read a YAML config plus ``TRIAGED_*`` overrides into ``Settings``, reporting every error at once.
+
+Each message names where the value came from (the file, or the environment variable),
+the dotted key, and what was expected, because the person reading it is fixing a
+config at 3 a.m. and should not have to iterate one error at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from daemon.errors import ConfigError
+from daemon.settings import Settings, SourceSettings
+
+ENV_PREFIX = "TRIAGED_"
+_ENV_NESTING = "__"
+
+
+def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate; raises ``ConfigError`` listing every problem."""
+    env = {} if env is None else env
+    origin = str(path) if path is not None else "<defaults>"
+    data = _read_yaml(path) if path is not None else {}
+    env_origins = _apply_env(data, env)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, origin, env_origins)) from None
+    return _resolve_secrets(settings, origin)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read config file: {err.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError([f"{path}:{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of sections at the top level"])
+    return data
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Overlay ``TRIAGED_STORE__PATH=x`` as ``store.path: x``; returns dotted key -> variable."""
+    origins: dict[str, str] = {}
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in ("TRIAGED_CONFIG",):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split(_ENV_NESTING) if k]
+        if not keys:
+            continue
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        # YAML scalar parsing gives env values the same types as the file would.
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        # Tokens and secrets stay strings even when they look like numbers.
+        node[keys[-1]] = raw if keys[-1] in ("token", "password") else value
+        origins[".".join(keys)] = name
+    return origins
+
+
+def _describe(err: ValidationError, origin: str, env_origins: Mapping[str, str]) -> list[str]:
+    problems = []
+    for e in err.errors(include_url=False):
+        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        source = next(
+            (var for dotted, var in env_origins.items() if key == dotted or key.startswith(dotted + ".")),
+            origin,
+        )
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling and section)"
+        shown = e.get("input")
+        got = "" if e["type"] in ("extra_forbidden", "missing") else f" (got {_short(shown)})"
+        problems.append(f"{source}: {key}: {msg}{got}")
+    return problems
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return "<secret>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _resolve_secrets(settings: Settings, origin: str) -> Settings:
+    """Read ``token_file`` into ``token`` so the rest of the daemon sees one field."""
+    problems: list[str] = []
+    updates: dict[str, SourceSettings] = {}
+    for name, source in settings.sources:
+        if source.token_file is None:
+            continue
+        key = f"sources.{name}.token_file"
+        try:
+            token = source.token_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            problems.append(f"{origin}: {key}: cannot read secret file: {err.strerror}")
+            continue
+        if not token:
+            problems.append(f"{origin}: {key}: the secret file is empty")
+            continue
+        updates[name] = source.model_copy(update={"token": SecretStr(token), "token_file": None})
+    if problems:
+        raise ConfigError(problems)
+    if not updates:
+        return settings
+    sources = settings.sources.model_copy(update=updates)
+    return settings.model_copy(update={"sources": sources})

@@ -1,0 +1,213 @@
+"""The domain model every stage and store speaks: alerts, incidents, timeline events."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class AlertStatus(StrEnum):
+    """What the sender says of the alert."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class IncidentStatus(StrEnum):
+    """An incident's lifecycle state."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(slots=True, frozen=True)
+class Alert:
+    """One alert as one sender reported it once; immutable so stages cannot corrupt each other.
+
+    Times are Unix seconds (floats): cheaper to compare and store than datetimes, and
+    Alertmanager's zero time ("0001-01-01T00:00:00Z") maps to ``None``.
+    """
+
+    fingerprint: str
+    source: str
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: float | None
+    ends_at: float | None
+    generator_url: str
+    received_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain mapping for storage and the API."""
+        return {
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "status": self.status.value,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "generator_url": self.generator_url,
+            "received_at": self.received_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        """The inverse of ``to_json``: intake entries are stored in that shape."""
+        return cls(
+            fingerprint=data["fingerprint"],
+            source=data["source"],
+            status=AlertStatus(data["status"]),
+            labels=data["labels"],
+            annotations=data["annotations"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            generator_url=data["generator_url"],
+            received_at=data["received_at"],
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class Notification:
+    """One accepted webhook: its alerts plus what the sender said of the group as a whole.
+
+    ``truncated_alerts`` is Alertmanager's count of alerts it left out (``max_alerts``);
+    keeping it lets an SRE see that the incident holds fewer alerts than really fire.
+    """
+
+    source: str
+    received_at: float
+    alerts: tuple[Alert, ...]
+    group_key: str = ""
+    truncated_alerts: int = 0
+    receiver: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape stored in the intake."""
+        return {
+            "source": self.source,
+            "received_at": self.received_at,
+            "alerts": [a.to_json() for a in self.alerts],
+            "group_key": self.group_key,
+            "truncated_alerts": self.truncated_alerts,
+            "receiver": self.receiver,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notification:
+        """The inverse of ``to_json``."""
+        return cls(
+            source=data["source"],
+            received_at=data["received_at"],
+            alerts=tuple(Alert.from_json(a) for a in data["alerts"]),
+            group_key=data.get("group_key", ""),
+            truncated_alerts=data.get("truncated_alerts", 0),
+            receiver=data.get("receiver", ""),
+        )
+
+
+@dataclass(slots=True)
+class AlertState:
+    """What triaged remembers of one fingerprint between notifications."""
+
+    fingerprint: str
+    source: str
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: float | None
+    ends_at: float | None
+    generator_url: str
+    first_seen: float
+    last_seen: float
+    receive_count: int
+    fire_count: int
+    incident_id: str | None
+
+
+@dataclass(slots=True)
+class TimelineEvent:
+    """One line of an incident's history: what happened, when, who did it, and why."""
+
+    at: float
+    kind: str
+    actor: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain mapping for storage and the API."""
+        return {"at": self.at, "kind": self.kind, "actor": self.actor, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class IncidentAlert:
+    """An alert's membership in an incident, with its state as last reported."""
+
+    fingerprint: str
+    status: AlertStatus
+    count: int
+    first_seen: float
+    last_seen: float
+    alertname: str
+
+
+@dataclass(slots=True)
+class Incident:
+    """A group of related alerts that SREs handle as one piece of work."""
+
+    id: str
+    group_key: str
+    title: str
+    status: IncidentStatus
+    priority: str
+    reasons: list[str]
+    opened_at: float
+    last_seen: float
+    alert_count: int
+    firing_count: int
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    truncated_alerts: int = 0
+    group_labels: dict[str, str] = field(default_factory=dict)
+    team: str | None = None
+    external: dict[str, Any] = field(default_factory=dict)
+
+    def summary_json(self) -> dict[str, Any]:
+        """The list-view shape of the API."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "priority": self.priority,
+            "reasons": self.reasons,
+            "group_key": self.group_key,
+            "group_labels": self.group_labels,
+            "alert_count": self.alert_count,
+            "firing_count": self.firing_count,
+            "truncated_alerts": self.truncated_alerts,
+            "opened_at": self.opened_at,
+            "last_seen": self.last_seen,
+            "acknowledged_at": self.acknowledged_at,
+            "resolved_at": self.resolved_at,
+            "team": self.team,
+            "external": self.external,
+        }
+
+
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as ULIDs use
+
+
+def new_incident_id(now: float | None = None) -> str:
+    """A ULID-style id: sortable by creation time, unique across replicas without coordination."""
+    ms = int((time.time() if now is None else now) * 1000)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ID_ALPHABET[value & 31])
+        value >>= 5
+    return "inc_" + "".join(reversed(chars))

@@ -1,0 +1,224 @@
+"""The pipeline: take accepted notifications from the intake, dedupe, correlate, score, commit.
+
+The order of stages lives here and only here. Stages work on a whole batch held in a
+``WorkSet`` (not one awaited call per alert, as conventions.md sketches): a batch
+costs one store read and one store commit, which is what lets the pipeline keep up
+with the edge. A step's effects and the removal of its intake entries are one commit,
+so a crash at any point replays at most the uncommitted batch, with the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import structlog
+
+from daemon.errors import Conflict, NotFound, StoreUnavailable
+from daemon.metrics import Metrics
+from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
+from daemon.settings import Settings
+from daemon.stages.correlate import Correlator, Grouper
+from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
+from daemon.stages.score import priority_of
+from daemon.store.base import Store
+from daemon.workset import WorkSet
+
+log = structlog.get_logger(__name__)
+IDLE_POLL_SECONDS = 1.0
+ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class Pipeline:
+    """Owns the stage order and the single-writer lock of this process."""
+
+    def __init__(self, store: Store, settings: Settings, metrics: Metrics) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.grouper = Grouper(settings.correlation)
+        self.correlator = Correlator(settings.correlation)
+        # One writer per incident: steps and a person's actions never interleave.
+        self._lock = asyncio.Lock()
+
+    # -- the worker --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until ``stop`` is set; then drain what is pending, within the configured time."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                done = await self.step()
+                failures = 0
+            except StoreUnavailable as err:
+                self.metrics.pipeline_errors.labels(error="store_unavailable").inc()
+                delay = ERROR_BACKOFF_SECONDS[min(failures, len(ERROR_BACKOFF_SECONDS) - 1)]
+                failures += 1
+                log.warning("pipeline_step_failed", error=str(err), retry_in=delay)
+                await _sleep_unless(stop, delay)
+                continue
+            if done == 0:
+                waiter = asyncio.ensure_future(self.store.wait_for_intake(IDLE_POLL_SECONDS))
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (waiter, stopper):
+                    task.cancel()
+        await self.drain(self.settings.pipeline.shutdown_timeout)
+
+    async def drain(self, timeout: float) -> int:
+        """Process pending intake until empty or ``timeout``; returns alerts left pending."""
+        deadline = time.monotonic() + timeout
+        while self.store.backlog() > 0 and time.monotonic() < deadline:
+            try:
+                if await self.step() == 0:
+                    break
+            except StoreUnavailable as err:
+                log.warning("drain_step_failed", error=str(err))
+                break
+        left = self.store.backlog()
+        if left:
+            log.warning("drain_incomplete", pending_alerts=left, note="kept in the intake")
+        return left
+
+    async def step(self) -> int:
+        """One batch: take, load, process, commit. Returns the number of alerts processed."""
+        async with self._lock:
+            entries = await self.store.take(self.settings.pipeline.batch_size)
+            if not entries:
+                self.metrics.intake_backlog.set(self.store.backlog())
+                return 0
+            t0 = time.perf_counter()
+            fps = [a.fingerprint for e in entries for a in e.notification.alerts]
+            keys = [
+                self.grouper.group_of(a.labels).key for e in entries for a in e.notification.alerts
+            ]
+            ws = await self.store.load(fps, keys)
+            t1 = time.perf_counter()
+            outcomes = self.process(ws, [e.notification for e in entries])
+            t2 = time.perf_counter()
+            await self.store.commit(ws, [e.entry_id for e in entries])
+            t3 = time.perf_counter()
+        self._count(ws, outcomes, (t1 - t0, t2 - t1, t3 - t2))
+        return len(fps)
+
+    def _count(self, ws: WorkSet, outcomes: Counter[str], times: tuple[float, ...]) -> None:
+        m = self.metrics
+        for stage, seconds in zip(("load", "process", "commit"), times, strict=True):
+            m.stage_seconds.labels(stage=stage).observe(seconds)
+        for outcome, n in outcomes.items():
+            m.alerts_processed.labels(outcome=outcome).inc(n)
+            if Transition(outcome) in DUPLICATES:
+                m.alerts_dropped.labels(reason=outcome).inc(n)
+        for incident_id in ws.new_incidents:
+            m.incidents_opened.labels(priority=ws.incidents[incident_id].priority).inc()
+        for _, event in ws.events:
+            if event.kind == "resolved":
+                m.incidents_resolved.labels(by="alerts").inc()
+        m.pipeline_batches.inc()
+        m.intake_backlog.set(self.store.backlog())
+
+    # -- the stages, over one batch ------------------------------------------------------
+
+    def process(self, ws: WorkSet, notifications: Sequence[Notification]) -> Counter[str]:
+        """Apply every alert of every notification to ``ws`` in arrival order."""
+        outcomes: Counter[str] = Counter()
+        for notification in notifications:
+            touched: dict[str, Incident] = {}
+            for alert in notification.alerts:
+                prev = ws.alerts.get(alert.fingerprint)
+                transition = classify(prev, alert)
+                outcomes[transition.value] += 1
+                if transition is Transition.STALE:
+                    log.debug("alert", fingerprint=alert.fingerprint, outcome=transition.value)
+                    continue
+                state = next_state(prev, alert, transition)
+                ws.put_alert(state)
+                grouping = self.grouper.group_of(alert.labels)
+                priority = priority_of(alert.labels, self.settings.priority)
+                incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
+                if incident is not None:
+                    touched[incident.id] = incident
+                level = log.debug if transition in DUPLICATES else log.info
+                level(
+                    "alert", fingerprint=alert.fingerprint, source=alert.source,
+                    alertname=alert.labels.get("alertname", ""), outcome=transition.value,
+                    incident=incident.id if incident else None,
+                )
+            _note_truncation(ws, notification, touched.values())
+        return outcomes
+
+    # -- a person's actions ------------------------------------------------------------
+
+    async def acknowledge(self, incident_id: str, actor: str, note: str = "") -> Incident:
+        """Mark an open incident as being worked on; acknowledging twice changes nothing."""
+        async with self._lock:
+            ws = await self.store.load_incident(incident_id)
+            incident = _require(ws, incident_id)
+            if incident.status is IncidentStatus.RESOLVED:
+                raise Conflict(f"incident {incident_id} is resolved; reopen it before acknowledging")
+            if incident.status is IncidentStatus.ACKNOWLEDGED:
+                return incident
+            now = time.time()
+            incident.status = IncidentStatus.ACKNOWLEDGED
+            incident.acknowledged_at = now
+            ws.touch_incident(incident)
+            ws.add_event(incident_id, TimelineEvent(now, "acknowledged", actor, _note(note)))
+            await self.store.commit(ws, [])
+        self.metrics.incidents_acknowledged.inc()
+        log.info("incident_acknowledged", incident=incident_id, actor=actor)
+        return incident
+
+    async def resolve(self, incident_id: str, actor: str, note: str = "") -> Incident:
+        """Resolve by hand (alerts may still fire); resolving twice changes nothing."""
+        async with self._lock:
+            ws = await self.store.load_incident(incident_id)
+            incident = _require(ws, incident_id)
+            if incident.status is IncidentStatus.RESOLVED:
+                return incident
+            now = time.time()
+            incident.status = IncidentStatus.RESOLVED
+            incident.resolved_at = now
+            ws.touch_incident(incident)
+            if ws.open_groups.get(incident.group_key) == incident.id:
+                ws.set_open_group(incident.group_key, None)
+            detail = _note(note)
+            if incident.firing_count:
+                detail["still_firing"] = incident.firing_count
+            ws.add_event(incident_id, TimelineEvent(now, "resolved", actor, detail))
+            await self.store.commit(ws, [])
+        self.metrics.incidents_resolved.labels(by="manual").inc()
+        log.info("incident_resolved", incident=incident_id, actor=actor)
+        return incident
+
+
+def _require(ws: WorkSet, incident_id: str) -> Incident:
+    incident = ws.incidents.get(incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+def _note(note: str) -> dict[str, object]:
+    return {"note": note} if note else {}
+
+
+def _note_truncation(ws: WorkSet, n: Notification, incidents: Iterable[Incident]) -> None:
+    """Record the sender's count of alerts it left out, so nobody mistakes 2 shown for 2 firing."""
+    for incident in incidents:
+        if incident.truncated_alerts != n.truncated_alerts:
+            incident.truncated_alerts = n.truncated_alerts
+            ws.touch_incident(incident)
+            ws.add_event(incident.id, TimelineEvent(n.received_at, "truncated", "triaged", {
+                "truncated_alerts": n.truncated_alerts,
+                "note": f"{n.source} left out {n.truncated_alerts} alerts of this group",
+            }))
+
+
+async def _sleep_unless(stop: asyncio.Event, delay: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+    except TimeoutError:
+        return
+

@@ -1,0 +1,161 @@
+"""Typed configuration sections; the one place that says what a valid config is.
+
+Loading (YAML, environment overrides, secrets files, error collection) lives in
+``daemon/config_loader.py`` so this module stays a readable schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from daemon.matchers import Matcher, parse_matcher
+from daemon.units import ByteSize, Duration
+
+DEFAULT_PORT = 9795
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+
+
+class Section(BaseModel):
+    """Base for every section: immutable, and unknown keys are errors (typos must not pass)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreSettings(Section):
+    """Where state lives. ``sqlite`` is the embedded default: one file, WAL, no server."""
+
+    kind: Literal["sqlite"] = "sqlite"
+    path: Path = Path("triaged-data/triaged.db")
+    # FULL fsyncs every commit, so a 202 survives power loss; NORMAL survives a
+    # process crash only. Commits are grouped, so FULL costs one fsync per batch.
+    synchronous: Literal["full", "normal"] = "full"
+
+
+class IntakeSettings(Section):
+    """Limits at the HTTP edge, so a flood turns into 413/503 instead of memory growth."""
+
+    max_body_bytes: ByteSize = 1024 * 1024
+    max_backlog: int = Field(default=200_000, gt=0)
+    retry_after: Duration = 5.0
+
+
+class SourceSettings(Section):
+    """One sender's endpoint: whether it is on and the bearer token it must present."""
+
+    enabled: bool = True
+    token: SecretStr | None = None
+    token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_token_origin(self) -> SourceSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set token or token_file, not both")
+        return self
+
+
+class SourcesSettings(Section):
+    """Every built-in sender, keyed by the name used in its URL."""
+
+    alertmanager: SourceSettings = SourceSettings()
+
+
+class GroupRoute(Section):
+    """A routing rule for grouping: alerts whose labels match use this ``group_by``."""
+
+    matchers: list[str] = Field(default_factory=list)
+    group_by: list[str]
+
+    @field_validator("matchers")
+    @classmethod
+    def _valid_matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+    def parsed_matchers(self) -> tuple[Matcher, ...]:
+        """The matchers, parsed (they were validated when the config loaded)."""
+        return tuple(parse_matcher(t) for t in self.matchers)
+
+
+class CorrelationSettings(Section):
+    """How alerts join incidents: Alertmanager-style ``group_by`` plus a time window.
+
+    ``group_by: ['...']`` means every label (no grouping), as in Alertmanager.
+    """
+
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "cluster"])
+    group_window: Duration = 3600.0
+    routes: list[GroupRoute] = Field(default_factory=list)
+
+
+class PrioritySettings(Section):
+    """The placeholder priority, read from a severity label until the classifier lands."""
+
+    label: str = "severity"
+    default: str = "P3"
+    map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "critical": "P1", "page": "P1", "high": "P2", "error": "P2", "major": "P2",
+            "warning": "P3", "minor": "P3", "medium": "P3", "info": "P4", "low": "P4",
+            "none": "P5", "debug": "P5",
+        }
+    )
+
+    @field_validator("default")
+    @classmethod
+    def _valid_default(cls, value: str) -> str:
+        if value not in PRIORITIES:
+            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
+        return value
+
+    @field_validator("map")
+    @classmethod
+    def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = {k: v for k, v in value.items() if v not in PRIORITIES}
+        if bad:
+            raise ValueError(f"priorities must be one of {', '.join(PRIORITIES)}, got {bad}")
+        return {k.lower(): v for k, v in value.items()}
+
+
+class PipelineSettings(Section):
+    """How the pipeline takes work from the intake."""
+
+    batch_size: int = Field(default=1000, gt=0, le=100_000)
+    shutdown_timeout: Duration = 20.0
+
+
+class LoggingSettings(Section):
+    """Log level and rendering (``auto``: console on a terminal, JSON lines otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(Section):
+    """The whole configuration; every field has a default, so no file is needed."""
+
+    listen: str = f"127.0.0.1:{DEFAULT_PORT}"
+    store: StoreSettings = StoreSettings()
+    intake: IntakeSettings = IntakeSettings()
+    sources: SourcesSettings = SourcesSettings()
+    correlation: CorrelationSettings = CorrelationSettings()
+    priority: PrioritySettings = PrioritySettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6); raises ValueError naming the expectation."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:{DEFAULT_PORT}, got {value!r}")
+    return host.strip("[]"), int(port)

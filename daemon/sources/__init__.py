@@ -1,0 +1,17 @@
+"""Senders: one pure ``parse`` module each, registered by the name used in the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from daemon.sources import alertmanager
+from daemon.sources.result import ParseResult
+
+Parser = Callable[[Mapping[str, Any], float], ParseResult]
+
+SOURCES: dict[str, Parser] = {
+    "alertmanager": alertmanager.parse,
+}
+
+__all__ = ["SOURCES", "ParseResult", "Parser"]

@@ -1,0 +1,1 @@
+"""Pipeline stages, one verb each: dedupe, correlate, score. Pure over a ``WorkSet``."""

@@ -1,0 +1,77 @@
+"""The narrow protocol every store implements, and the records it hands out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
+from daemon.workset import WorkSet
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeEntry:
+    """A durably accepted notification waiting for the pipeline."""
+
+    entry_id: str
+    notification: Notification
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    """An incident with its alerts (membership plus last-known alert state) and timeline."""
+
+    incident: Incident
+    alerts: list[dict[str, Any]]
+    timeline: list[TimelineEvent]
+
+    def to_json(self) -> dict[str, Any]:
+        """The detail shape of the API."""
+        body = self.incident.summary_json()
+        body["fingerprints"] = [a["fingerprint"] for a in self.alerts]
+        body["alerts"] = self.alerts
+        body["timeline"] = [e.to_json() for e in self.timeline]
+        return body
+
+
+class Store(Protocol):
+    """Durable state. Every method is safe to call from the event loop (none blocks it)."""
+
+    async def open(self) -> None:
+        """Connect, create the schema if needed, and recover pending intake."""
+
+    async def close(self) -> None:
+        """Flush and release everything."""
+
+    async def ping(self) -> bool:
+        """Whether the store can take writes now (``/readyz``)."""
+
+    async def append(self, notification: Notification) -> None:
+        """Store a notification durably; returns only once it would survive a crash."""
+
+    def backlog(self) -> int:
+        """Alerts accepted but not yet processed (cheap: read on every ingest)."""
+
+    async def take(self, max_alerts: int) -> list[IntakeEntry]:
+        """Pending entries not yet handed out, oldest first, about ``max_alerts`` alerts."""
+
+    async def wait_for_intake(self, timeout: float) -> None:
+        """Return when new entries may be pending, or after ``timeout`` seconds."""
+
+    async def load(self, fingerprints: Iterable[str], group_keys: Iterable[str]) -> WorkSet:
+        """The state a pipeline step needs for these alerts and groups."""
+
+    async def commit(self, ws: WorkSet, done: Sequence[str]) -> None:
+        """Write the dirty part of ``ws`` and drop the ``done`` entries, atomically."""
+
+    async def list_incidents(
+        self, status: IncidentStatus | None, limit: int
+    ) -> list[Incident]:
+        """Newest first, optionally of one status."""
+
+    async def get_incident(self, incident_id: str) -> IncidentDetail | None:
+        """One incident with its alerts and timeline, or None."""
+
+    async def load_incident(self, incident_id: str) -> WorkSet:
+        """A ``WorkSet`` holding just this incident (for acknowledge/resolve)."""

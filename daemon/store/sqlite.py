@@ -1,0 +1,421 @@
+"""The embedded store: one SQLite file in WAL mode, no server to run.
+
+All writes go through one thread and one connection, so SQLite never sees two
+writers; concurrent webhooks are *group-committed* (everything that arrived while
+the previous commit was in flight is written in the next one), which keeps the
+cost at one fsync per batch instead of one per request. API reads use a second
+connection on another thread: WAL lets them run while a commit is in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from daemon.errors import StoreUnavailable
+from daemon.models import Incident, IncidentStatus, Notification
+from daemon.store import codec
+from daemon.store.base import IncidentDetail, IntakeEntry
+from daemon.workset import WorkSet
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS intake (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    n_alerts INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint TEXT PRIMARY KEY,
+    doc BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    group_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_status ON incidents (status, opened_at);
+CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (opened_at);
+CREATE TABLE IF NOT EXISTS incident_alerts (
+    incident_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    PRIMARY KEY (incident_id, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS incident_alerts_by_fp ON incident_alerts (fingerprint);
+CREATE TABLE IF NOT EXISTS open_groups (
+    group_key TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS incident_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_events_by_incident ON incident_events (incident_id, id);
+"""
+# SQLite's default limit on bound parameters is 32766 since 3.32; stay far below.
+_CHUNK = 900
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file."""
+
+    def __init__(self, path: Path, *, synchronous: str = "full") -> None:
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._entry_sizes: dict[int, int] = {}
+        self._backlog = 0
+        self._last_taken = 0
+        self._wakeup = asyncio.Event()
+        self._closed = True
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file and schema, and count what a previous run left pending."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wconn = await self._write(self._connect)
+        self._rconn = await self._read(self._connect)
+        sizes = await self._write(self._pending_sizes)
+        self._entry_sizes = dict(sizes)
+        self._backlog = sum(self._entry_sizes.values())
+        self._last_taken = 0
+        self._closed = False
+        if self._backlog:
+            self._wakeup.set()
+            log.info("intake_recovered", entries=len(sizes), alerts=self._backlog)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} was written by a newer triaged (schema {version} > {SCHEMA_VERSION})"
+            )
+        conn.executescript(SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return conn
+
+    def _pending_sizes(self) -> list[tuple[int, int]]:
+        assert self._wconn is not None
+        return list(self._wconn.execute("SELECT id, n_alerts FROM intake ORDER BY id"))
+
+    async def close(self) -> None:
+        """Finish pending appends, then close both connections."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        self._closed = True
+        for conn, pool in ((self._wconn, self._writer), (self._rconn, self._reader)):
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(pool, conn.close)
+        self._wconn = self._rconn = None
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+
+    async def ping(self) -> bool:
+        """Ready when open and the file answers a query."""
+        if self._closed or self._rconn is None:
+            return False
+        try:
+            await self._read(lambda: self._rconn.execute("SELECT 1").fetchone())  # type: ignore[union-attr]
+        except StoreUnavailable:
+            return False
+        return True
+
+    # -- threads -----------------------------------------------------------------------
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        return await self._run(self._writer, fn)
+
+    async def _read(self, fn: Callable[[], T]) -> T:
+        return await self._run(self._reader, fn)
+
+    @staticmethod
+    async def _run(pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn)
+        except sqlite3.Error as err:
+            # Disk full, read-only file, I/O error: the caller answers 503 and the sender retries.
+            raise StoreUnavailable(f"sqlite: {err}") from err
+
+    # -- intake ------------------------------------------------------------------------
+
+    async def append(self, notification: Notification) -> None:
+        """Durable once this returns; concurrent calls share one commit."""
+        if self._closed:
+            raise StoreUnavailable("store is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        body = codec.encode_notification(notification)
+        self._pending.append((body, len(notification.alerts), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                ids = await self._write(lambda b=batch: self._insert_intake(b))  # type: ignore[misc]
+            except StoreUnavailable as err:
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(StoreUnavailable(str(err)))
+                continue
+            for (_, n, fut), entry_id in zip(batch, ids, strict=True):
+                self._entry_sizes[entry_id] = n
+                self._backlog += n
+                if not fut.done():
+                    fut.set_result(None)
+            self._wakeup.set()
+
+    def _insert_intake(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
+        conn = self._wconn
+        assert conn is not None
+        ids = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for body, n, _ in batch:
+                cur = conn.execute("INSERT INTO intake (n_alerts, body) VALUES (?, ?)", (n, body))
+                assert cur.lastrowid is not None
+                ids.append(cur.lastrowid)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return ids
+
+    def backlog(self) -> int:
+        """Alerts accepted and not yet committed by the pipeline."""
+        return self._backlog
+
+    async def wait_for_intake(self, timeout: float) -> None:
+        """Wake when an append commits (or after ``timeout``)."""
+        if not self._wakeup.is_set():
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                return
+        self._wakeup.clear()
+
+    async def take(self, max_alerts: int) -> list[IntakeEntry]:
+        """The next pending entries after the last ones handed out."""
+        rows = await self._write(lambda: self._select_intake(max_alerts))
+        if rows:
+            self._last_taken = rows[-1][0]
+            self._wakeup.set()  # there may be more: let the worker come straight back
+        return [IntakeEntry(str(i), codec.decode_notification(body)) for i, body in rows]
+
+    def _select_intake(self, max_alerts: int) -> list[tuple[int, bytes]]:
+        assert self._wconn is not None
+        cur = self._wconn.execute(
+            "SELECT id, n_alerts, body FROM intake WHERE id > ? ORDER BY id LIMIT ?",
+            (self._last_taken, max(1, max_alerts)),
+        )
+        rows: list[tuple[int, bytes]] = []
+        total = 0
+        for entry_id, n, body in cur:
+            rows.append((entry_id, body))
+            total += n
+            if total >= max_alerts:
+                break
+        return rows
+
+    # -- pipeline state ----------------------------------------------------------------
+
+    async def load(self, fingerprints: Iterable[str], group_keys: Iterable[str]) -> WorkSet:
+        """Alert states, open groups, their incidents and the alerts' memberships."""
+        fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
+        return await self._write(lambda: self._load(fps, keys))
+
+    def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
+        conn = self._wconn
+        assert conn is not None
+        ws = WorkSet()
+        for chunk in _chunks(fps):
+            q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
+            for (doc,) in conn.execute(q, chunk):
+                state = codec.decode_alert_state(doc)
+                ws.alerts[state.fingerprint] = state
+        for chunk in _chunks(keys):
+            q = f"SELECT group_key, incident_id FROM open_groups WHERE group_key IN ({_marks(len(chunk))})"
+            ws.open_groups.update(conn.execute(q, chunk))
+        wanted = {s.incident_id for s in ws.alerts.values() if s.incident_id}
+        wanted.update(ws.open_groups.values())
+        for chunk in _chunks(sorted(wanted)):
+            q = f"SELECT doc FROM incidents WHERE id IN ({_marks(len(chunk))})"
+            for (doc,) in conn.execute(q, chunk):
+                incident = codec.decode_incident(doc)
+                ws.incidents[incident.id] = incident
+        pairs = [(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id]
+        for incident_id, fp in pairs:
+            row = conn.execute(
+                "SELECT doc FROM incident_alerts WHERE incident_id = ? AND fingerprint = ?",
+                (incident_id, fp),
+            ).fetchone()
+            if row is not None:
+                ws.members[(incident_id, fp)] = codec.decode_member(row[0])
+        return ws
+
+    async def commit(self, ws: WorkSet, done: Sequence[str]) -> None:
+        """One transaction: the batch's effects and the removal of its intake entries."""
+        entry_ids = [int(e) for e in done]
+        try:
+            await self._write(lambda: self._commit(ws, entry_ids))
+        except StoreUnavailable:
+            # Hand the same entries out again on the next take: nothing was written.
+            if entry_ids:
+                self._last_taken = min(self._last_taken, min(entry_ids) - 1)
+            raise
+        for entry_id in entry_ids:
+            self._backlog -= self._entry_sizes.pop(entry_id, 0)
+
+    def _commit(self, ws: WorkSet, entry_ids: list[int]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._write_workset(conn, ws)
+            conn.executemany("DELETE FROM intake WHERE id = ?", [(i,) for i in entry_ids])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _write_workset(conn: sqlite3.Connection, ws: WorkSet) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO alerts (fingerprint, doc) VALUES (?, ?)",
+            [(fp, codec.encode_alert_state(ws.alerts[fp])) for fp in ws.dirty_alerts],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
+                for i in (ws.incidents[x] for x in ws.dirty_incidents)
+            ],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO incident_alerts (incident_id, fingerprint, doc) VALUES (?, ?, ?)",
+            [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.dirty_members],
+        )
+        for key in ws.dirty_groups:
+            incident_id = ws.open_groups.get(key)
+            if incident_id is None:
+                conn.execute("DELETE FROM open_groups WHERE group_key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO open_groups (group_key, incident_id) VALUES (?, ?)",
+                    (key, incident_id),
+                )
+        conn.executemany(
+            "INSERT INTO incident_events (incident_id, doc) VALUES (?, ?)",
+            [(i, codec.encode_event(e)) for i, e in ws.events],
+        )
+
+    # -- API reads ---------------------------------------------------------------------
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
+        """Newest first."""
+        def query() -> list[Incident]:
+            assert self._rconn is not None
+            if status is None:
+                cur = self._rconn.execute(
+                    "SELECT doc FROM incidents ORDER BY opened_at DESC LIMIT ?", (limit,)
+                )
+            else:
+                cur = self._rconn.execute(
+                    "SELECT doc FROM incidents WHERE status = ? ORDER BY opened_at DESC LIMIT ?",
+                    (status.value, limit),
+                )
+            return [codec.decode_incident(doc) for (doc,) in cur]
+
+        return await self._read(query)
+
+    async def get_incident(self, incident_id: str) -> IncidentDetail | None:
+        """The incident, its alerts and its timeline, read in one snapshot."""
+        return await self._read(lambda: self._detail(incident_id))
+
+    def _detail(self, incident_id: str) -> IncidentDetail | None:
+        conn = self._rconn
+        assert conn is not None
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                return None
+            members = [
+                codec.decode_member(doc)
+                for (doc,) in conn.execute(
+                    "SELECT doc FROM incident_alerts WHERE incident_id = ?", (incident_id,)
+                )
+            ]
+            members.sort(key=lambda m: (m.first_seen, m.fingerprint))
+            states = {}
+            fps = [m.fingerprint for m in members]
+            for chunk in _chunks(fps):
+                q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
+                for (doc,) in conn.execute(q, chunk):
+                    s = codec.decode_alert_state(doc)
+                    states[s.fingerprint] = s
+            events = [
+                codec.decode_event(doc)
+                for (doc,) in conn.execute(
+                    "SELECT doc FROM incident_events WHERE incident_id = ? ORDER BY id",
+                    (incident_id,),
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+        alerts: list[dict[str, Any]] = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
+        return IncidentDetail(codec.decode_incident(row[0]), alerts, events)
+
+    async def load_incident(self, incident_id: str) -> WorkSet:
+        """A work set with one incident, for a person's acknowledge or resolve."""
+        def query() -> WorkSet:
+            assert self._wconn is not None
+            ws = WorkSet()
+            row = self._wconn.execute(
+                "SELECT doc FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+            if row is not None:
+                incident = codec.decode_incident(row[0])
+                ws.incidents[incident.id] = incident
+                grp = self._wconn.execute(
+                    "SELECT incident_id FROM open_groups WHERE group_key = ?", (incident.group_key,)
+                ).fetchone()
+                if grp is not None:
+                    ws.open_groups[incident.group_key] = grp[0]
+            return ws
+
+        return await self._write(query)
