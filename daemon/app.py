@@ -58,7 +58,6 @@ def create_app(
 
 def _routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/alerts/{source}", ingest.ingest)
-    app.router.add_put("/api/v1/alerts/{source}", ingest.ingest)
     app.router.add_get("/api/v1/incidents", api.list_incidents)
     app.router.add_get("/api/v1/incidents/{id}", api.get_incident)
     app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)

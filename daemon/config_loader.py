@@ -21,8 +21,14 @@ ENV_PREFIX = "TRIAGED_"
 _ENV_NESTING = "__"
 
 
-def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load and validate; raises ``ConfigError`` listing every problem."""
+def load_settings(
+    path: Path | None, env: Mapping[str, str] | None = None, *, read_secrets: bool = True
+) -> Settings:
+    """Load and validate; raises ``ConfigError`` listing every problem.
+
+    ``read_secrets=False`` checks the shape only, for configs written for another
+    machine (the shipped examples point at /etc/triaged/...).
+    """
     env = {} if env is None else env
     origin = str(path) if path is not None else "<defaults>"
     data = _read_yaml(path) if path is not None else {}
@@ -31,7 +37,7 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
         settings = Settings.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err, origin, env_origins)) from None
-    return _resolve_secrets(settings, origin)
+    return _resolve_secrets(settings, origin) if read_secrets else settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -92,15 +98,32 @@ def _describe(err: ValidationError, origin: str, env_origins: Mapping[str, str])
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling and section)"
         shown = e.get("input")
-        got = "" if e["type"] in ("extra_forbidden", "missing") else f" (got {_short(shown)})"
+        secret = any(w in key.lower() for w in _SECRET_KEYS)
+        quiet = e["type"] in ("extra_forbidden", "missing") or secret
+        got = "" if quiet else f" (got {_short(shown)})"
         problems.append(f"{source}: {key}: {msg}{got}")
     return problems
 
 
-def _short(value: Any) -> str:
+_SECRET_KEYS = ("token", "password", "secret", "credentials")
+
+
+def _redact(value: Any) -> Any:
+    """Hide secret-looking values anywhere in an offending input before it is printed."""
     if isinstance(value, SecretStr):
         return "<secret>"
-    text = repr(value)
+    if isinstance(value, dict):
+        return {
+            k: "<secret>" if any(w in str(k).lower() for w in _SECRET_KEYS) and v else _redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(_redact(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -84,8 +84,7 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "full") -> None:
         self.path = path
         self._synchronous = synchronous.upper()
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+        self._writer = self._reader = ThreadPoolExecutor(1)  # replaced in open()
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
@@ -101,6 +100,8 @@ class SqliteStore:
     async def open(self) -> None:
         """Create the file and schema, and count what a previous run left pending."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
         self._wconn = await self._write(self._connect)
         self._rconn = await self._read(self._connect)
         sizes = await self._write(self._pending_sizes)

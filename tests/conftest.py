@@ -1,0 +1,78 @@
+"""Shared fixtures: in-process apps over loopback HTTP, and real daemon processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from support import AM_ROUTES_CONFIG, DaemonProcess, free_port, write_config
+
+from daemon.app import create_app
+from daemon.config_loader import load_settings
+from daemon.settings import Settings
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings on a fresh SQLite file, with the fixtures' grouping plus overrides."""
+
+    def make(**overrides: Any) -> Settings:
+        data: dict[str, Any] = {
+            "store": {"path": str(tmp_path / "triaged.db"), "synchronous": "normal"},
+            "logging": {"level": "warning", "format": "json"},
+            **AM_ROUTES_CONFIG,
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return load_settings(write_config(tmp_path / "triaged.yaml", data))
+
+    return make
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> TestClient[Any, Any]:
+    """An in-process app with the default test settings, over real loopback HTTP."""
+    result: TestClient[Any, Any] = await aiohttp_client(create_app(make_settings()))
+    return result
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """Start real daemon processes on fresh ports; all are killed at the end of the test."""
+    started: list[DaemonProcess] = []
+
+    def start(extra: dict[str, Any] | None = None, name: str = "d") -> DaemonProcess:
+        data = {
+            "store": {"path": str(tmp_path / f"{name}.db"), "synchronous": "normal"},
+            "logging": {"level": "info", "format": "json"},
+            **AM_ROUTES_CONFIG,
+            **(extra or {}),
+        }
+        config = write_config(tmp_path / f"{name}.yaml", data)
+        d = DaemonProcess(config, free_port(), tmp_path / f"{name}.log")
+        d.start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[Any]:
+    """A plain aiohttp client session for talking to real processes."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -1,0 +1,131 @@
+"""Helpers shared by the tests: captured payloads, config files, real daemon processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from daemon.keys import STORE
+
+FIXTURES = Path(__file__).parent / "test_daemon" / "sources" / "fixtures" / "alertmanager"
+REPO = Path(__file__).resolve().parent.parent
+
+# The grouping of the Alertmanager that produced the fixtures (see the fixture README),
+# so that one Alertmanager group is one triaged incident in these tests.
+AM_ROUTES_CONFIG: dict[str, Any] = {
+    "correlation": {
+        "group_by": ["alertname", "cluster"],
+        "routes": [
+            {"matchers": ['team="storage"'], "group_by": ["..."]},
+            {"matchers": ['team=~"batch|oncall"'], "group_by": ["alertname"]},
+            {"matchers": ['prometheus="harness/prometheus"'], "group_by": ["prometheus"]},
+        ],
+    }
+}
+
+
+def fixture_body(name: str) -> dict[str, Any]:
+    """A captured webhook body, parsed."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def fixture_raw(name: str) -> bytes:
+    """A captured webhook body, byte for byte as Alertmanager sent it."""
+    return (FIXTURES / "raw" / f"{name}.body.raw").read_bytes()
+
+
+def webhook_names() -> list[str]:
+    """Every captured webhook (not the API responses)."""
+    return sorted(
+        p.stem for p in FIXTURES.glob("*.json")
+        if not p.stem.startswith("api_") and p.stem not in ("index", "timeline")
+    )
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """Write a YAML config file and return its path."""
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def settle(app: web.Application, timeout: float = 10.0) -> None:
+    """Wait until the pipeline has committed everything accepted so far."""
+    deadline = time.monotonic() + timeout
+    while app[STORE].backlog() > 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pipeline did not drain: backlog {app[STORE].backlog()}")
+        await asyncio.sleep(0.01)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def triaged_executable() -> str:
+    """The installed console script next to this interpreter."""
+    candidate = Path(sys.executable).parent / "triaged"
+    return str(candidate) if candidate.exists() else shutil.which("triaged") or "triaged"
+
+
+class DaemonProcess:
+    """A real ``triaged serve`` process, restartable, with its stderr kept for failures."""
+
+    def __init__(self, config: Path, port: int, log_path: Path) -> None:
+        self.config, self.port, self.log_path = config, port, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start and wait for /readyz."""
+        import urllib.request
+
+        log = self.log_path.open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [triaged_executable(), "serve", "--config", str(self.config),
+             "--listen", f"127.0.0.1:{self.port}"],
+            stdout=log, stderr=log, env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"daemon not ready in {timeout}s:\n{self.logs()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``sig`` and wait; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def logs(self) -> str:
+        """Everything the process wrote so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
