@@ -97,8 +97,10 @@ async def readyz(request: web.Request) -> web.Response:
     worker = request.app.get(WORKER)
     if worker is None or worker.done():
         problems.append("pipeline not running")
-    body = {"status": "ready" if not problems else "not ready",
-            "backlog": request.app[STORE].backlog()}
+    body: dict[str, Any] = {
+        "status": "ready" if not problems else "not ready",
+        "backlog": request.app[STORE].backlog(),
+    }
     if problems:
         body["problems"] = problems
     return _json(body, status=200 if not problems else 503)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -73,10 +74,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.open()
     metrics = app[METRICS]
     metrics.intake_backlog.set(store.backlog())
-    try:
+    # ValueError: already registered on this registry (an app rebuilt in one process).
+    with contextlib.suppress(ValueError):
         ProcessCollector(namespace="triaged", registry=metrics.registry)
-    except ValueError:  # already registered on this registry (app rebuilt in one process)
-        pass
     yield
     await store.close()
 

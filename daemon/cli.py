@@ -22,9 +22,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (kept separate so the docs and tests can read it)."""
-    parser = argparse.ArgumentParser(
-        prog="triaged", description="Alert ingestion and auto-triage daemon."
-    )
+    parser = argparse.ArgumentParser(prog="triaged", description="Alert ingestion and auto-triage daemon.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
@@ -84,8 +82,7 @@ def _serve(config: Path | None, listen: str | None) -> int:
     configure_logging(settings.logging.level, settings.logging.format)
     host, port = parse_listen(settings.listen)
     log = structlog.get_logger("triaged")
-    log.info("starting", listen=settings.listen, store=settings.store.kind,
-             path=str(settings.store.path))
+    log.info("starting", listen=settings.listen, store=settings.store.kind, path=str(settings.store.path))
     try:
         web.run_app(
             create_app(settings),

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from daemon.keys import SETTINGS
 from daemon.errors import (
     AuthError,
     Conflict,
@@ -16,6 +15,7 @@ from daemon.errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from daemon.keys import SETTINGS
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -12,7 +12,7 @@ from daemon.settings import Settings
 from daemon.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)  # type: ignore[type-abstract]  # a Protocol is the point
+STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 WORKER = web.AppKey("worker", asyncio.Task[None])

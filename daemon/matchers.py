@@ -39,9 +39,7 @@ def parse_matcher(text: str) -> Matcher:
     """Parse ``team="platform"`` and friends; raises ValueError with what was expected."""
     m = _MATCHER_RE.match(text)
     if m is None:
-        raise ValueError(
-            f"invalid matcher {text!r}: expected name=\"value\" with one of = != =~ !~"
-        )
+        raise ValueError(f'invalid matcher {text!r}: expected name="value" with one of = != =~ !~')
     value = m.group("value")
     if value.startswith('"'):
         value = value[1:-1].encode().decode("unicode_escape")

@@ -8,7 +8,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Webhook handling is sub-millisecond when healthy and seconds when the disk stalls.
 _LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 
 
@@ -39,38 +52,47 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     return Metrics(
         registry=reg,
         alerts_received=Counter(
-            "triaged_alerts_received", "Alerts received in webhook bodies, before validation.",
-            ["source"], registry=reg,
+            "triaged_alerts_received",
+            "Alerts received in webhook bodies, before validation.",
+            ["source"],
+            registry=reg,
         ),
         alerts_accepted=Counter(
-            "triaged_alerts_accepted", "Alerts durably stored in the intake.",
-            ["source"], registry=reg,
+            "triaged_alerts_accepted",
+            "Alerts durably stored in the intake.",
+            ["source"],
+            registry=reg,
         ),
         alerts_rejected=Counter(
-            "triaged_alerts_rejected", "Alerts refused at the edge, by reason.",
-            ["source", "reason"], registry=reg,
+            "triaged_alerts_rejected",
+            "Alerts refused at the edge, by reason.",
+            ["source", "reason"],
+            registry=reg,
         ),
         requests_rejected=Counter(
             "triaged_webhook_requests_rejected",
             "Whole webhook requests refused, by reason (auth, size, JSON, shape, overload).",
-            ["source", "reason"], registry=reg,
+            ["source", "reason"],
+            registry=reg,
         ),
         alerts_processed=Counter(
             "triaged_alerts_processed",
             "Alerts through dedupe, by outcome (first, repeat, update, resolve, refire, ...).",
-            ["outcome"], registry=reg,
+            ["outcome"],
+            registry=reg,
         ),
         alerts_dropped=Counter(
             "triaged_alerts_dropped",
             "Alerts that changed nothing downstream (duplicates and stale retries), by reason.",
-            ["reason"], registry=reg,
+            ["reason"],
+            registry=reg,
         ),
-        incidents_opened=Counter(
-            "triaged_incidents_opened", "Incidents opened.", ["priority"], registry=reg
-        ),
+        incidents_opened=Counter("triaged_incidents_opened", "Incidents opened.", ["priority"], registry=reg),
         incidents_resolved=Counter(
-            "triaged_incidents_resolved", "Incidents resolved, by who resolved them.",
-            ["by"], registry=reg,
+            "triaged_incidents_resolved",
+            "Incidents resolved, by who resolved them.",
+            ["by"],
+            registry=reg,
         ),
         incidents_acknowledged=Counter(
             "triaged_incidents_acknowledged", "Incidents acknowledged.", registry=reg
@@ -78,20 +100,25 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         stage_seconds=Histogram(
             "triaged_pipeline_stage_seconds",
             "Time per pipeline step and stage (load, process, commit), per batch.",
-            ["stage"], buckets=_LATENCY_BUCKETS, registry=reg,
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=reg,
         ),
         ingest_seconds=Histogram(
-            "triaged_ingest_seconds", "Webhook handling time up to the durable 202.",
-            ["source"], buckets=_LATENCY_BUCKETS, registry=reg,
+            "triaged_ingest_seconds",
+            "Webhook handling time up to the durable 202.",
+            ["source"],
+            buckets=_LATENCY_BUCKETS,
+            registry=reg,
         ),
         intake_backlog=Gauge(
             "triaged_intake_backlog", "Alerts accepted but not yet processed.", registry=reg
         ),
-        pipeline_batches=Counter(
-            "triaged_pipeline_batches", "Pipeline steps committed.", registry=reg
-        ),
+        pipeline_batches=Counter("triaged_pipeline_batches", "Pipeline steps committed.", registry=reg),
         pipeline_errors=Counter(
-            "triaged_pipeline_errors", "Pipeline steps that failed and will be retried.",
-            ["error"], registry=reg,
+            "triaged_pipeline_errors",
+            "Pipeline steps that failed and will be retried.",
+            ["error"],
+            registry=reg,
         ),
     )

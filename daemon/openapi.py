@@ -6,7 +6,6 @@ from typing import Any
 
 from aiohttp import web
 
-
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -37,17 +36,30 @@ _ACTION_BODY = {
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "triaged", "version": "1",
-             "description": "Alert ingestion and auto-triage daemon."},
+    "info": {
+        "title": "triaged",
+        "version": "1",
+        "description": "Alert ingestion and auto-triage daemon.",
+    },
     "paths": {
         "/api/v1/alerts/{source}": {
             "post": {
                 "summary": "Ingest a webhook from a sender (alertmanager).",
-                "parameters": [{"name": "source", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["alertmanager"]}}],
+                "parameters": [
+                    {
+                        "name": "source",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["alertmanager"]},
+                    }
+                ],
                 "security": [{"bearer": []}, {}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/AlertmanagerWebhook"}}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/AlertmanagerWebhook"}}
+                    },
+                },
                 "responses": {
                     "202": _resp("Stored durably.", {"$ref": "#/components/schemas/Accepted"}),
                     **_errors(400, 401, 404, 413, 503),
@@ -58,15 +70,35 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "List incidents, newest first.",
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {
-                        "type": "string", "enum": ["open", "acknowledged", "resolved"]}},
-                    {"name": "limit", "in": "query", "schema": {
-                        "type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 1000,
+                            "default": 100,
+                        },
+                    },
                 ],
                 "responses": {
-                    "200": _resp("Incidents.", {"type": "object", "properties": {
-                        "incidents": {"type": "array",
-                                      "items": {"$ref": "#/components/schemas/Incident"}}}}),
+                    "200": _resp(
+                        "Incidents.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "incidents": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Incident"},
+                                }
+                            },
+                        },
+                    ),
                     **_errors(400),
                 },
             },
@@ -76,8 +108,7 @@ SPEC: dict[str, Any] = {
                 "summary": "One incident with its alerts and timeline.",
                 "parameters": [_INCIDENT_ID],
                 "responses": {
-                    "200": _resp("The incident.",
-                                 {"$ref": "#/components/schemas/IncidentDetail"}),
+                    "200": _resp("The incident.", {"$ref": "#/components/schemas/IncidentDetail"}),
                     **_errors(404),
                 },
             },
@@ -85,77 +116,155 @@ SPEC: dict[str, Any] = {
         "/api/v1/incidents/{id}/ack": {
             "post": {
                 "summary": "Acknowledge (idempotent).",
-                "parameters": [_INCIDENT_ID], "requestBody": _ACTION_BODY,
-                "responses": {"200": _resp("The incident.",
-                                           {"$ref": "#/components/schemas/Incident"}),
-                              **_errors(400, 404, 409)},
+                "parameters": [_INCIDENT_ID],
+                "requestBody": _ACTION_BODY,
+                "responses": {
+                    "200": _resp("The incident.", {"$ref": "#/components/schemas/Incident"}),
+                    **_errors(400, 404, 409),
+                },
             },
         },
         "/api/v1/incidents/{id}/resolve": {
             "post": {
                 "summary": "Resolve by hand (idempotent).",
-                "parameters": [_INCIDENT_ID], "requestBody": _ACTION_BODY,
-                "responses": {"200": _resp("The incident.",
-                                           {"$ref": "#/components/schemas/Incident"}),
-                              **_errors(400, 404)},
+                "parameters": [_INCIDENT_ID],
+                "requestBody": _ACTION_BODY,
+                "responses": {
+                    "200": _resp("The incident.", {"$ref": "#/components/schemas/Incident"}),
+                    **_errors(400, 404),
+                },
             },
         },
         "/healthz": {"get": {"summary": "Liveness.", "responses": {"200": _resp("Alive.")}}},
-        "/readyz": {"get": {"summary": "Readiness: store writable, pipeline running.",
-                            "responses": {"200": _resp("Ready."), "503": _resp("Not ready.")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics (prefix triaged_).",
-                             "responses": {"200": {"description": "Text exposition format.",
-                                                   "content": {"text/plain": {}}}}}},
-        "/api/v1/openapi.json": {"get": {"summary": "This document.",
-                                         "responses": {"200": _resp("OpenAPI 3.1.")}}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: store writable, pipeline running.",
+                "responses": {"200": _resp("Ready."), "503": _resp("Not ready.")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (prefix triaged_).",
+                "responses": {
+                    "200": {"description": "Text exposition format.", "content": {"text/plain": {}}}
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {"summary": "This document.", "responses": {"200": _resp("OpenAPI 3.1.")}}
+        },
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error"],
-                      "properties": {"error": {"type": "string"}}},
-            "Accepted": {"type": "object", "required": ["accepted"], "properties": {
-                "accepted": {"type": "integer"},
-                "rejected": {"type": "array", "items": {"type": "object", "properties": {
-                    "where": {"type": "string"}, "reason": {"type": "string"},
-                    "error": {"type": "string"}}}}}},
-            "Action": {"type": "object", "properties": {
-                "actor": {"type": "string", "maxLength": 200},
-                "note": {"type": "string", "maxLength": 10000}}},
-            "AlertmanagerWebhook": {"type": "object", "required": ["alerts"], "properties": {
-                "version": {"const": "4"}, "groupKey": {"type": "string"},
-                "truncatedAlerts": {"type": "integer", "minimum": 0},
-                "status": {"type": "string"}, "receiver": {"type": "string"},
-                "alerts": {"type": "array", "items": {"type": "object",
-                    "required": ["status", "labels"], "properties": {
-                        "status": {"enum": ["firing", "resolved"]},
-                        "labels": {"type": "object",
-                                   "additionalProperties": {"type": "string"}},
-                        "annotations": {"type": "object",
-                                        "additionalProperties": {"type": "string"}},
-                        "startsAt": {"type": "string"}, "endsAt": {"type": "string"},
-                        "generatorURL": {"type": "string"},
-                        "fingerprint": {"type": "string"}}}}}},
-            "Incident": {"type": "object", "properties": {
-                "id": {"type": "string"}, "title": {"type": "string"},
-                "status": {"enum": ["open", "acknowledged", "resolved"]},
-                "priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]},
-                "reasons": {"type": "array", "items": {"type": "string"}},
-                "group_key": {"type": "string"},
-                "group_labels": {"type": "object"},
-                "alert_count": {"type": "integer"}, "firing_count": {"type": "integer"},
-                "truncated_alerts": {"type": "integer"},
-                "opened_at": {"type": "number"}, "last_seen": {"type": "number"},
-                "acknowledged_at": {"type": ["number", "null"]},
-                "resolved_at": {"type": ["number", "null"]},
-                "team": {"type": ["string", "null"]}, "external": {"type": "object"}}},
-            "IncidentDetail": {"allOf": [{"$ref": "#/components/schemas/Incident"}, {
-                "type": "object", "properties": {
-                    "fingerprints": {"type": "array", "items": {"type": "string"}},
-                    "alerts": {"type": "array", "items": {"type": "object"}},
-                    "timeline": {"type": "array", "items": {"type": "object", "properties": {
-                        "at": {"type": "number"}, "kind": {"type": "string"},
-                        "actor": {"type": "string"}, "detail": {"type": "object"}}}}}}]},
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}},
+            },
+            "Accepted": {
+                "type": "object",
+                "required": ["accepted"],
+                "properties": {
+                    "accepted": {"type": "integer"},
+                    "rejected": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "where": {"type": "string"},
+                                "reason": {"type": "string"},
+                                "error": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Action": {
+                "type": "object",
+                "properties": {
+                    "actor": {"type": "string", "maxLength": 200},
+                    "note": {"type": "string", "maxLength": 10000},
+                },
+            },
+            "AlertmanagerWebhook": {
+                "type": "object",
+                "required": ["alerts"],
+                "properties": {
+                    "version": {"const": "4"},
+                    "groupKey": {"type": "string"},
+                    "truncatedAlerts": {"type": "integer", "minimum": 0},
+                    "status": {"type": "string"},
+                    "receiver": {"type": "string"},
+                    "alerts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["status", "labels"],
+                            "properties": {
+                                "status": {"enum": ["firing", "resolved"]},
+                                "labels": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                                "annotations": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                                "startsAt": {"type": "string"},
+                                "endsAt": {"type": "string"},
+                                "generatorURL": {"type": "string"},
+                                "fingerprint": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Incident": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"enum": ["open", "acknowledged", "resolved"]},
+                    "priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                    "group_key": {"type": "string"},
+                    "group_labels": {"type": "object"},
+                    "alert_count": {"type": "integer"},
+                    "firing_count": {"type": "integer"},
+                    "truncated_alerts": {"type": "integer"},
+                    "opened_at": {"type": "number"},
+                    "last_seen": {"type": "number"},
+                    "acknowledged_at": {"type": ["number", "null"]},
+                    "resolved_at": {"type": ["number", "null"]},
+                    "team": {"type": ["string", "null"]},
+                    "external": {"type": "object"},
+                },
+            },
+            "IncidentDetail": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Incident"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "fingerprints": {"type": "array", "items": {"type": "string"}},
+                            "alerts": {"type": "array", "items": {"type": "object"}},
+                            "timeline": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "at": {"type": "number"},
+                                        "kind": {"type": "string"},
+                                        "actor": {"type": "string"},
+                                        "detail": {"type": "object"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                ]
+            },
         },
     },
 }

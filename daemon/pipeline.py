@@ -91,9 +91,7 @@ class Pipeline:
                 return 0
             t0 = time.perf_counter()
             fps = [a.fingerprint for e in entries for a in e.notification.alerts]
-            keys = [
-                self.grouper.group_of(a.labels).key for e in entries for a in e.notification.alerts
-            ]
+            keys = [self.grouper.group_of(a.labels).key for e in entries for a in e.notification.alerts]
             ws = await self.store.load(fps, keys)
             t1 = time.perf_counter()
             outcomes = self.process(ws, [e.notification for e in entries])
@@ -142,8 +140,11 @@ class Pipeline:
                     touched[incident.id] = incident
                 level = log.debug if transition in DUPLICATES else log.info
                 level(
-                    "alert", fingerprint=alert.fingerprint, source=alert.source,
-                    alertname=alert.labels.get("alertname", ""), outcome=transition.value,
+                    "alert",
+                    fingerprint=alert.fingerprint,
+                    source=alert.source,
+                    alertname=alert.labels.get("alertname", ""),
+                    outcome=transition.value,
                     incident=incident.id if incident else None,
                 )
             _note_truncation(ws, notification, touched.values())
@@ -210,10 +211,18 @@ def _note_truncation(ws: WorkSet, n: Notification, incidents: Iterable[Incident]
         if incident.truncated_alerts != n.truncated_alerts:
             incident.truncated_alerts = n.truncated_alerts
             ws.touch_incident(incident)
-            ws.add_event(incident.id, TimelineEvent(n.received_at, "truncated", "triaged", {
-                "truncated_alerts": n.truncated_alerts,
-                "note": f"{n.source} left out {n.truncated_alerts} alerts of this group",
-            }))
+            ws.add_event(
+                incident.id,
+                TimelineEvent(
+                    n.received_at,
+                    "truncated",
+                    "triaged",
+                    {
+                        "truncated_alerts": n.truncated_alerts,
+                        "note": f"{n.source} left out {n.truncated_alerts} alerts of this group",
+                    },
+                ),
+            )
 
 
 async def _sleep_unless(stop: asyncio.Event, delay: float) -> None:
@@ -221,4 +230,3 @@ async def _sleep_unless(stop: asyncio.Event, delay: float) -> None:
         await asyncio.wait_for(stop.wait(), delay)
     except TimeoutError:
         return
-

@@ -66,8 +66,9 @@ def _reason(err: Exception) -> str:
 
 def _print(details: list[IncidentDetail], fmt: str) -> None:
     if fmt == "json":
-        sys.stdout.write(orjson.dumps([d.to_json() for d in details],
-                                      option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(
+            orjson.dumps([d.to_json() for d in details], option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
         return
     print(f"{len(details)} incident(s)")
     for d in details:

@@ -98,9 +98,18 @@ class PrioritySettings(Section):
     default: str = "P3"
     map: dict[str, str] = Field(
         default_factory=lambda: {
-            "critical": "P1", "page": "P1", "high": "P2", "error": "P2", "major": "P2",
-            "warning": "P3", "minor": "P3", "medium": "P3", "info": "P4", "low": "P4",
-            "none": "P5", "debug": "P5",
+            "critical": "P1",
+            "page": "P1",
+            "high": "P2",
+            "error": "P2",
+            "major": "P2",
+            "warning": "P3",
+            "minor": "P3",
+            "medium": "P3",
+            "info": "P4",
+            "low": "P4",
+            "none": "P5",
+            "debug": "P5",
         }
     )
 

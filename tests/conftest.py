@@ -74,5 +74,6 @@ async def http() -> AsyncIterator[Any]:
     """A plain aiohttp client session for talking to real processes."""
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
+    # No keep-alive: these tests restart servers, and a pooled connection to a dead one fails.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
         yield session

@@ -50,7 +50,8 @@ def fixture_raw(name: str) -> bytes:
 def webhook_names() -> list[str]:
     """Every captured webhook (not the API responses)."""
     return sorted(
-        p.stem for p in FIXTURES.glob("*.json")
+        p.stem
+        for p in FIXTURES.glob("*.json")
         if not p.stem.startswith("api_") and p.stem not in ("index", "timeline")
     )
 
@@ -96,13 +97,21 @@ class DaemonProcess:
         """Start and wait for /readyz."""
         import urllib.request
 
-        log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [triaged_executable(), "serve", "--config", str(self.config),
-             "--listen", f"127.0.0.1:{self.port}"],
-            stdout=log, stderr=log, env=env,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [
+                    triaged_executable(),
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=log,
+                env=env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -127,5 +136,3 @@ class DaemonProcess:
     def logs(self) -> str:
         """Everything the process wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from daemon.sources import alertmanager
 from daemon.sources.result import ParseResult
 
-Parser = Callable[[Mapping[str, Any], float], ParseResult]
+Parser = Callable[[object, float], ParseResult]
 
 SOURCES: dict[str, Parser] = {
     "alertmanager": alertmanager.parse,

@@ -26,9 +26,9 @@ class _WireAlert(BaseModel):
     status: str
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str = ""  # noqa: N815 - the wire name
-    endsAt: str = ""  # noqa: N815 - the wire name
-    generatorURL: str = ""  # noqa: N815 - the wire name
+    startsAt: str = ""
+    endsAt: str = ""
+    generatorURL: str = ""
     fingerprint: str = ""
 
     @field_validator("status")
@@ -39,7 +39,7 @@ class _WireAlert(BaseModel):
         return value
 
 
-def parse(payload: Mapping[str, Any], received_at: float) -> ParseResult:
+def parse(payload: object, received_at: float) -> ParseResult:
     """Turn a webhook body into alerts; never mutates ``payload``.
 
     A wrong envelope (not an object, no ``alerts`` list, unknown ``version``) is a
@@ -50,7 +50,7 @@ def parse(payload: Mapping[str, Any], received_at: float) -> ParseResult:
         raise PayloadError("expected a JSON object (an Alertmanager webhook body)")
     version = payload.get("version")
     if version is not None and version not in SUPPORTED_VERSIONS:
-        raise PayloadError(f"unsupported webhook version {version!r}: expected \"4\"")
+        raise PayloadError(f'unsupported webhook version {version!r}: expected "4"')
     raw_alerts = payload.get("alerts")
     if not isinstance(raw_alerts, list):
         raise PayloadError("'alerts' must be a list of alerts")

@@ -45,8 +45,7 @@ class Grouper:
 
     def __init__(self, settings: CorrelationSettings) -> None:
         self._routes: list[tuple[str, tuple[Matcher, ...], tuple[str, ...]]] = [
-            (f"route{i}", r.parsed_matchers(), tuple(r.group_by))
-            for i, r in enumerate(settings.routes)
+            (f"route{i}", r.parsed_matchers(), tuple(r.group_by)) for i, r in enumerate(settings.routes)
         ]
         self._default = tuple(settings.group_by)
 
@@ -141,18 +140,26 @@ class Correlator:
             old = incident.priority
             incident.priority = priority[0]
             incident.reasons = [*incident.reasons, f"{alert.fingerprint}: {priority[1]}"]
-            ws.add_event(incident.id, TimelineEvent(now, "priority_raised", ACTOR, {
-                "from": old, "to": priority[0], "reason": priority[1],
-                "fingerprint": alert.fingerprint,
-            }))
+            ws.add_event(
+                incident.id,
+                TimelineEvent(
+                    now,
+                    "priority_raised",
+                    ACTOR,
+                    {
+                        "from": old,
+                        "to": priority[0],
+                        "reason": priority[1],
+                        "fingerprint": alert.fingerprint,
+                    },
+                ),
+            )
         state.incident_id = incident.id
         ws.put_member(incident.id, member)
         ws.touch_incident(incident)
         return incident
 
-    def _joinable(
-        self, ws: WorkSet, state: AlertState, grouping: Grouping, now: float
-    ) -> Incident | None:
+    def _joinable(self, ws: WorkSet, state: AlertState, grouping: Grouping, now: float) -> Incident | None:
         """The open incident this alert should join, if any."""
         candidates = []
         if state.incident_id is not None:
@@ -187,13 +194,21 @@ def _open(ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, st
     )
     ws.new_incidents.add(incident.id)
     ws.set_open_group(grouping.key, incident.id)
-    ws.add_event(incident.id, TimelineEvent(now, "opened", ACTOR, {
-        "group_key": grouping.key,
-        "fingerprint": alert.fingerprint,
-        "alertname": alert.labels.get("alertname", ""),
-        "priority": priority[0],
-        "reason": priority[1],
-    }))
+    ws.add_event(
+        incident.id,
+        TimelineEvent(
+            now,
+            "opened",
+            ACTOR,
+            {
+                "group_key": grouping.key,
+                "fingerprint": alert.fingerprint,
+                "alertname": alert.labels.get("alertname", ""),
+                "priority": priority[0],
+                "reason": priority[1],
+            },
+        ),
+    )
     return incident
 
 
@@ -212,13 +227,29 @@ def _resolve(ws: WorkSet, incident: Incident, alert: Alert) -> None:
     incident.resolved_at = at
     if ws.open_groups.get(incident.group_key) == incident.id:
         ws.set_open_group(incident.group_key, None)
-    ws.add_event(incident.id, TimelineEvent(alert.received_at, "resolved", ACTOR, {
-        "reason": f"all {incident.alert_count} alerts resolved",
-    }))
+    ws.add_event(
+        incident.id,
+        TimelineEvent(
+            alert.received_at,
+            "resolved",
+            ACTOR,
+            {
+                "reason": f"all {incident.alert_count} alerts resolved",
+            },
+        ),
+    )
 
 
 def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert) -> None:
-    ws.add_event(incident.id, TimelineEvent(at, kind, ACTOR, {
-        "fingerprint": alert.fingerprint,
-        "alertname": alert.labels.get("alertname", ""),
-    }))
+    ws.add_event(
+        incident.id,
+        TimelineEvent(
+            at,
+            kind,
+            ACTOR,
+            {
+                "fingerprint": alert.fingerprint,
+                "alertname": alert.labels.get("alertname", ""),
+            },
+        ),
+    )

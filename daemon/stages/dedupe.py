@@ -35,11 +35,7 @@ def classify(prev: AlertState | None, alert: Alert) -> Transition:
     if prev is None:
         return Transition.FIRST if firing else Transition.RESOLVE_UNKNOWN
     same_occurrence = alert.starts_at is None or alert.starts_at == prev.starts_at
-    older = (
-        alert.starts_at is not None
-        and prev.starts_at is not None
-        and alert.starts_at < prev.starts_at
-    )
+    older = alert.starts_at is not None and prev.starts_at is not None and alert.starts_at < prev.starts_at
     if older:
         return Transition.STALE
     if prev.status is AlertStatus.FIRING:

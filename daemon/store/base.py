@@ -65,9 +65,7 @@ class Store(Protocol):
     async def commit(self, ws: WorkSet, done: Sequence[str]) -> None:
         """Write the dirty part of ``ws`` and drop the ``done`` entries, atomically."""
 
-    async def list_incidents(
-        self, status: IncidentStatus | None, limit: int
-    ) -> list[Incident]:
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
         """Newest first, optionally of one status."""
 
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:

@@ -34,13 +34,23 @@ def decode_notification(raw: bytes) -> Notification:
 
 def encode_alert_state(s: AlertState) -> bytes:
     """An alert's remembered state."""
-    return dump({
-        "fingerprint": s.fingerprint, "source": s.source, "status": s.status.value,
-        "labels": s.labels, "annotations": s.annotations, "starts_at": s.starts_at,
-        "ends_at": s.ends_at, "generator_url": s.generator_url, "first_seen": s.first_seen,
-        "last_seen": s.last_seen, "receive_count": s.receive_count,
-        "fire_count": s.fire_count, "incident_id": s.incident_id,
-    })
+    return dump(
+        {
+            "fingerprint": s.fingerprint,
+            "source": s.source,
+            "status": s.status.value,
+            "labels": s.labels,
+            "annotations": s.annotations,
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "generator_url": s.generator_url,
+            "first_seen": s.first_seen,
+            "last_seen": s.last_seen,
+            "receive_count": s.receive_count,
+            "fire_count": s.fire_count,
+            "incident_id": s.incident_id,
+        }
+    )
 
 
 def decode_alert_state(raw: bytes) -> AlertState:
@@ -59,21 +69,37 @@ def decode_incident(raw: bytes) -> Incident:
     """The inverse of ``encode_incident``."""
     d = orjson.loads(raw)
     return Incident(
-        id=d["id"], group_key=d["group_key"], title=d["title"],
-        status=IncidentStatus(d["status"]), priority=d["priority"], reasons=d["reasons"],
-        opened_at=d["opened_at"], last_seen=d["last_seen"], alert_count=d["alert_count"],
-        firing_count=d["firing_count"], acknowledged_at=d["acknowledged_at"],
-        resolved_at=d["resolved_at"], truncated_alerts=d["truncated_alerts"],
-        group_labels=d["group_labels"], team=d["team"], external=d["external"],
+        id=d["id"],
+        group_key=d["group_key"],
+        title=d["title"],
+        status=IncidentStatus(d["status"]),
+        priority=d["priority"],
+        reasons=d["reasons"],
+        opened_at=d["opened_at"],
+        last_seen=d["last_seen"],
+        alert_count=d["alert_count"],
+        firing_count=d["firing_count"],
+        acknowledged_at=d["acknowledged_at"],
+        resolved_at=d["resolved_at"],
+        truncated_alerts=d["truncated_alerts"],
+        group_labels=d["group_labels"],
+        team=d["team"],
+        external=d["external"],
     )
 
 
 def encode_member(m: IncidentAlert) -> bytes:
     """An alert's membership in an incident."""
-    return dump({
-        "fingerprint": m.fingerprint, "status": m.status.value, "count": m.count,
-        "first_seen": m.first_seen, "last_seen": m.last_seen, "alertname": m.alertname,
-    })
+    return dump(
+        {
+            "fingerprint": m.fingerprint,
+            "status": m.status.value,
+            "count": m.count,
+            "first_seen": m.first_seen,
+            "last_seen": m.last_seen,
+            "alertname": m.alertname,
+        }
+    )
 
 
 def decode_member(raw: bytes) -> IncidentAlert:
@@ -97,14 +123,22 @@ def decode_event(raw: bytes) -> TimelineEvent:
 def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any]:
     """An incident's alert as the API shows it: membership plus the alert's last report."""
     view: dict[str, Any] = {
-        "fingerprint": member.fingerprint, "status": member.status.value,
-        "count": member.count, "first_seen": member.first_seen, "last_seen": member.last_seen,
+        "fingerprint": member.fingerprint,
+        "status": member.status.value,
+        "count": member.count,
+        "first_seen": member.first_seen,
+        "last_seen": member.last_seen,
         "alertname": member.alertname,
     }
     if state is not None:
-        view.update({
-            "labels": state.labels, "annotations": state.annotations,
-            "starts_at": state.starts_at, "ends_at": state.ends_at,
-            "generator_url": state.generator_url, "source": state.source,
-        })
+        view.update(
+            {
+                "labels": state.labels,
+                "annotations": state.annotations,
+                "starts_at": state.starts_at,
+                "ends_at": state.ends_at,
+                "generator_url": state.generator_url,
+                "source": state.source,
+            }
+        )
     return view

@@ -319,8 +319,7 @@ class SqliteStore:
             [(fp, codec.encode_alert_state(ws.alerts[fp])) for fp in ws.dirty_alerts],
         )
         conn.executemany(
-            "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",
             [
                 (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
                 for i in (ws.incidents[x] for x in ws.dirty_incidents)
@@ -348,6 +347,7 @@ class SqliteStore:
 
     async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
         """Newest first."""
+
         def query() -> list[Incident]:
             assert self._rconn is not None
             if status is None:
@@ -403,12 +403,11 @@ class SqliteStore:
 
     async def load_incident(self, incident_id: str) -> WorkSet:
         """A work set with one incident, for a person's acknowledge or resolve."""
+
         def query() -> WorkSet:
             assert self._wconn is not None
             ws = WorkSet()
-            row = self._wconn.execute(
-                "SELECT doc FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
+            row = self._wconn.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if row is not None:
                 incident = codec.decode_incident(row[0])
                 ws.incidents[incident.id] = incident

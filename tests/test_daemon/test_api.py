@@ -11,8 +11,9 @@ URL = "/api/v1/alerts/alertmanager"
 
 
 async def _open_incident(client: TestClient[Any, Any]) -> str:
-    resp = await client.post(URL, data=fixture_raw("firing_grouped"),
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        URL, data=fixture_raw("firing_grouped"), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 202
     await settle(client.app)
     incidents = (await (await client.get("/api/v1/incidents")).json())["incidents"]
@@ -23,8 +24,9 @@ async def _open_incident(client: TestClient[Any, Any]) -> str:
 async def test_acknowledge_then_resolve_by_hand(client: TestClient[Any, Any]) -> None:
     """ack and resolve change status, stamp times, record the actor and note in the timeline."""
     incident_id = await _open_incident(client)
-    resp = await client.post(f"/api/v1/incidents/{incident_id}/ack",
-                             json={"actor": "alice", "note": "looking"})
+    resp = await client.post(
+        f"/api/v1/incidents/{incident_id}/ack", json={"actor": "alice", "note": "looking"}
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "acknowledged"
@@ -53,14 +55,16 @@ async def test_manual_resolve_frees_the_group(client: TestClient[Any, Any]) -> N
     """After a manual resolve, a new alert of the group opens a new incident."""
     first = await _open_incident(client)
     await client.post(f"/api/v1/incidents/{first}/resolve")
-    resp = await client.post(URL, data=fixture_raw("firing_grouped_update"),
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        URL, data=fixture_raw("firing_grouped_update"), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 202
     await settle(client.app)
     incidents = (await (await client.get("/api/v1/incidents")).json())["incidents"]
     assert len(incidents) == 2
     newest = incidents[0]
-    assert newest["id"] != first and newest["status"] == "open"
+    assert newest["id"] != first
+    assert newest["status"] == "open"
     assert newest["alert_count"] == 1  # api-4; api-1/api-2 still belong to the resolved one
 
 
@@ -99,10 +103,14 @@ async def test_metrics_exposed_with_prefix(client: TestClient[Any, Any]) -> None
     await _open_incident(client)
     text = await (await client.get("/metrics")).text()
     for name in (
-        "triaged_alerts_received_total", "triaged_alerts_accepted_total",
-        "triaged_alerts_processed_total", "triaged_incidents_opened_total",
-        "triaged_pipeline_stage_seconds_bucket", "triaged_intake_backlog",
-        "triaged_ingest_seconds_bucket", "triaged_process_resident_memory_bytes",
+        "triaged_alerts_received_total",
+        "triaged_alerts_accepted_total",
+        "triaged_alerts_processed_total",
+        "triaged_incidents_opened_total",
+        "triaged_pipeline_stage_seconds_bucket",
+        "triaged_intake_backlog",
+        "triaged_ingest_seconds_bucket",
+        "triaged_process_resident_memory_bytes",
     ):
         assert name in text, name
     assert 'triaged_incidents_opened_total{priority="P1"} 1.0' in text

@@ -19,8 +19,7 @@ GROUPED = [
 
 async def post(client: TestClient[Any, Any], name: str) -> dict[str, Any]:
     """Post a captured body byte for byte, as Alertmanager did; expect 202."""
-    resp = await client.post("/api/v1/alerts/alertmanager", data=fixture_raw(name),
-                             headers=HEADERS)
+    resp = await client.post("/api/v1/alerts/alertmanager", data=fixture_raw(name), headers=HEADERS)
     body: dict[str, Any] = await resp.json()
     assert resp.status == 202, body
     return body
@@ -64,9 +63,7 @@ async def test_grouped_sequence_is_one_incident_that_resolves(client: TestClient
     counts = {a["labels"]["instance"]: a["count"] for a in d["alerts"]}
     # api-2 was in all four notifications; api-1 left the group once resolved.
     assert counts == {"api-1:8080": 3, "api-2:8080": 4, "api-4:8080": 3}
-    assert sorted(d["fingerprints"]) == sorted(
-        ["06359bc0f254a8a0", "7844368f6479aefd", "8766fffc53438e9f"]
-    )
+    assert sorted(d["fingerprints"]) == sorted(["06359bc0f254a8a0", "7844368f6479aefd", "8766fffc53438e9f"])
     kinds = [e["kind"] for e in d["timeline"]]
     assert kinds[0] == "opened"
     assert kinds.count("alert_joined") == 2  # api-2 in the first batch, api-4 later

@@ -18,8 +18,9 @@ URL = "/api/v1/alerts/alertmanager"
 
 async def test_accepts_captured_body_and_counts(client: TestClient[Any, Any]) -> None:
     """202 {"accepted": N} and the accepted counter moves by N."""
-    resp = await client.post(URL, data=fixture_raw("firing_grouped"),
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        URL, data=fixture_raw("firing_grouped"), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 202
     assert await resp.json() == {"accepted": 2}
     reg = client.app[STORE]
@@ -107,8 +108,9 @@ async def test_oversized_body_is_413(
 ) -> None:
     """A body over intake.max_body_bytes gets 413 in JSON, by header or by actual size."""
     client = await aiohttp_client(create_app(make_settings(intake={"max_body_bytes": 1000})))
-    resp = await client.post(URL, data=fixture_raw("firing_grouped"),
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        URL, data=fixture_raw("firing_grouped"), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 413
     assert "max_body_bytes" in (await resp.json())["error"]
 
@@ -135,8 +137,7 @@ async def test_bearer_token(
         assert answer == {"error": "unauthorized"}
         assert "harness" not in await resp.text()
     # The header Alertmanager really sent with this capture.
-    resp = await client.post(URL, data=body,
-                             headers={"Authorization": "Bearer harness-bearer-token-123"})
+    resp = await client.post(URL, data=body, headers={"Authorization": "Bearer harness-bearer-token-123"})
     assert resp.status == 202
     text = await (await client.get("/metrics")).text()
     assert 'reason="unauthorized",source="alertmanager"} 3.0' in text

@@ -40,7 +40,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_all_errors_at_once_with_file_key_and_expectation(tmp_path: Path) -> None:
     """Several mistakes are reported together, each naming file, dotted key and what was expected."""
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 listen: nowhere
 store:
   kind: postgres
@@ -54,7 +56,8 @@ correlation:
 priority:
   map: {critical: P0}
 pipline: {}
-""")
+""",
+    )
     with pytest.raises(ConfigError) as info:
         load_settings(path)
     problems = info.value.problems
@@ -86,8 +89,12 @@ def test_missing_file_is_clear(tmp_path: Path) -> None:
 def test_environment_overrides_and_is_named_in_errors(tmp_path: Path) -> None:
     """TRIAGED_SECTION__KEY overrides the file; a bad value names the variable."""
     path = _write(tmp_path, "store: {path: /tmp/a.db}\n")
-    env = {"TRIAGED_STORE__PATH": "/tmp/b.db", "TRIAGED_INTAKE__MAX_BACKLOG": "5",
-           "TRIAGED_LISTEN": "0.0.0.0:1234", "OTHER": "x"}
+    env = {
+        "TRIAGED_STORE__PATH": "/tmp/b.db",
+        "TRIAGED_INTAKE__MAX_BACKLOG": "5",
+        "TRIAGED_LISTEN": "0.0.0.0:1234",
+        "OTHER": "x",
+    }
     s = load_settings(path, env)
     assert str(s.store.path) == "/tmp/b.db"
     assert s.intake.max_backlog == 5
@@ -100,12 +107,13 @@ def test_secrets_from_env_and_file_are_never_shown(tmp_path: Path) -> None:
     """Tokens load from env or file, and neither repr, errors nor logs reveal them."""
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-from-file\n")
-    path = _write(tmp_path, yaml.safe_dump({"sources": {"alertmanager": {
-        "token_file": str(token_file)}}}))
+    path = _write(tmp_path, yaml.safe_dump({"sources": {"alertmanager": {"token_file": str(token_file)}}}))
     s = load_settings(path)
     token = s.sources.alertmanager.token
-    assert token is not None and token.get_secret_value() == "s3cret-from-file"
-    assert "s3cret" not in repr(s) and "s3cret" not in str(s)
+    assert token is not None
+    assert token.get_secret_value() == "s3cret-from-file"
+    assert "s3cret" not in repr(s)
+    assert "s3cret" not in str(s)
     with structlog.testing.capture_logs() as logs:
         structlog.get_logger().info("settings", settings=s)
     assert "s3cret" not in str(logs)
@@ -115,8 +123,12 @@ def test_secrets_from_env_and_file_are_never_shown(tmp_path: Path) -> None:
     assert s2.sources.alertmanager.token is not None
     assert s2.sources.alertmanager.token.get_secret_value() == "123456"  # stays a string
 
-    both = _write(tmp_path, yaml.safe_dump({"sources": {"alertmanager": {
-        "token": "a-secret-value", "token_file": str(token_file)}}}))
+    both = _write(
+        tmp_path,
+        yaml.safe_dump(
+            {"sources": {"alertmanager": {"token": "a-secret-value", "token_file": str(token_file)}}}
+        ),
+    )
     with pytest.raises(ConfigError) as info:
         load_settings(both)
     assert "token or token_file" in str(info.value)
@@ -125,7 +137,9 @@ def test_secrets_from_env_and_file_are_never_shown(tmp_path: Path) -> None:
 
 def test_unreadable_secret_file(tmp_path: Path) -> None:
     """A token_file that cannot be read is named with its key."""
-    path = _write(tmp_path, yaml.safe_dump({"sources": {"alertmanager": {
-        "token_file": str(tmp_path / "missing")}}}))
+    path = _write(
+        tmp_path,
+        yaml.safe_dump({"sources": {"alertmanager": {"token_file": str(tmp_path / "missing")}}}),
+    )
     with pytest.raises(ConfigError, match=r"sources\.alertmanager\.token_file: cannot read"):
         load_settings(path)

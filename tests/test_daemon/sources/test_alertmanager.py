@@ -53,7 +53,8 @@ def test_times_and_zero_end() -> None:
     alerts = parse(fixture_body("firing_grouped_partially_resolved"), NOW).notification.alerts
     resolved, firing = alerts[0], alerts[1]
     assert resolved.status is AlertStatus.RESOLVED
-    assert resolved.ends_at is not None and resolved.starts_at is not None
+    assert resolved.ends_at is not None
+    assert resolved.starts_at is not None
     assert resolved.ends_at > resolved.starts_at
     assert firing.ends_at is None
     assert firing.starts_at == pytest.approx(1795715541.810608)
@@ -79,7 +80,8 @@ def test_bad_alert_is_rejected_alone() -> None:
     bad_labels = {**good[0], "labels": {"alertname": 42}}
     result = parse(_with_alerts([good[0], bad_status, "not an object", bad_labels, good[1]]), NOW)
     assert [a.fingerprint for a in result.notification.alerts] == [
-        good[0]["fingerprint"], good[1]["fingerprint"],
+        good[0]["fingerprint"],
+        good[1]["fingerprint"],
     ]
     assert [r.where for r in result.rejected] == ["alerts[1]", "alerts[2]", "alerts[3]"]
     assert "firing" in result.rejected[0].message

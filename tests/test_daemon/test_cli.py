@@ -1,0 +1,81 @@
+"""The command line as a user runs it: a real `triaged` process, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from support import FIXTURES, REPO, triaged_executable
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed `triaged` console script."""
+    return subprocess.run(
+        [triaged_executable(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_check_config_ok_and_error(tmp_path: Path) -> None:
+    """check-config: exit 0 with a summary for a good file; exit 2 and every problem for a bad one."""
+    good = run("check-config", str(REPO / "config" / "triaged.yaml"))
+    assert good.returncode == 0, good.stderr
+    assert "OK" in good.stdout
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("listen: 1\nstore: {synchronous: maybe}\n")
+    bad = run("check-config", str(bad_file))
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert f"{bad_file}: listen:" in bad.stderr
+    assert f"{bad_file}: store.synchronous:" in bad.stderr
+
+
+def test_serve_with_bad_config_fails_before_binding(tmp_path: Path) -> None:
+    """serve refuses a bad config with the problems listed, exit 2, no traceback."""
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("correlation: {group_window: forever}\n")
+    result = run("serve", "--config", str(bad_file))
+    assert result.returncode == 2
+    assert "correlation.group_window" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad_listen = run("serve", "--listen", "localhost")
+    assert bad_listen.returncode == 2
+    assert "--listen: expected HOST:PORT" in bad_listen.stderr
+
+
+def test_replay_prints_the_incidents(tmp_path: Path) -> None:
+    """replay runs saved bodies through the real pipeline and prints what incidents result."""
+    names = [
+        "firing_grouped",
+        "firing_grouped_update",
+        "firing_grouped_partially_resolved",
+        "resolved_grouped",
+        "truncated",
+    ]
+    files = [str(FIXTURES / f"{n}.json") for n in names]
+    table = run("replay", *files, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "2 incident(s)" in table.stdout
+    assert "resolved     HighErrorRate (cluster=prod-eu)" in table.stdout
+    assert "3 truncated by sender" in table.stdout
+    as_json = run("replay", "--format", "json", *files, cwd=tmp_path)
+    incidents = json.loads(as_json.stdout)
+    assert [(i["status"], i["alert_count"]) for i in incidents] == [("resolved", 3), ("open", 2)]
+    assert not list(tmp_path.iterdir())  # replay leaves no state behind
+
+
+def test_replay_reports_bad_files_and_keeps_going(tmp_path: Path) -> None:
+    """A bad file is one clear line on stderr and exit 1; the good files are still replayed."""
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    result = run("replay", str(broken), str(tmp_path / "missing.json"), str(FIXTURES / "firing_grouped.json"))
+    assert result.returncode == 1
+    assert f"{broken}: not valid JSON" in result.stderr
+    assert "missing.json: cannot read" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "1 incident(s)" in result.stdout
