@@ -23,7 +23,7 @@ from daemon.settings import Settings
 from daemon.stages.correlate import Correlator, Grouper
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.score import priority_of
-from daemon.store.base import Store
+from daemon.store.base import IntakeEntry, Store
 from daemon.workset import WorkSet
 
 log = structlog.get_logger(__name__)
@@ -83,28 +83,28 @@ class Pipeline:
         return left
 
     async def step(self) -> int:
-        """One batch: take, load, process, commit. Returns the number of alerts processed."""
+        """One batch: take, then load/process/commit through the store. Returns alerts taken."""
         async with self._lock:
             entries = await self.store.take(self.settings.pipeline.batch_size)
             if not entries:
                 self.metrics.intake_backlog.set(self.store.backlog())
                 return 0
             t0 = time.perf_counter()
-            fps = [a.fingerprint for e in entries for a in e.notification.alerts]
-            keys = [self.grouper.group_of(a.labels).key for e in entries for a in e.notification.alerts]
-            ws = await self.store.load(fps, keys)
-            t1 = time.perf_counter()
-            outcomes = self.process(ws, [e.notification for e in entries])
-            t2 = time.perf_counter()
-            await self.store.commit(ws, [e.entry_id for e in entries])
-            t3 = time.perf_counter()
-        self._count(ws, outcomes, (t1 - t0, t2 - t1, t3 - t2))
-        return len(fps)
+            alerts = [a for e in entries for a in e.notification.alerts]
+            fps = [a.fingerprint for a in alerts]
+            keys = [self.grouper.group_of(a.labels).key for a in alerts]
 
-    def _count(self, ws: WorkSet, outcomes: Counter[str], times: tuple[float, ...]) -> None:
+            def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
+                return ws, self.process(ws, [e.notification for e in pending])
+
+            ws, outcomes = await self.store.process_batch(entries, fps, keys, apply)
+            elapsed = time.perf_counter() - t0
+        self._count(ws, outcomes, elapsed)
+        return len(alerts)
+
+    def _count(self, ws: WorkSet, outcomes: Counter[str], elapsed: float) -> None:
         m = self.metrics
-        for stage, seconds in zip(("load", "process", "commit"), times, strict=True):
-            m.stage_seconds.labels(stage=stage).observe(seconds)
+        m.stage_seconds.labels(stage="batch").observe(elapsed)
         for outcome, n in outcomes.items():
             m.alerts_processed.labels(outcome=outcome).inc(n)
             if Transition(outcome) in DUPLICATES:
@@ -121,6 +121,7 @@ class Pipeline:
 
     def process(self, ws: WorkSet, notifications: Sequence[Notification]) -> Counter[str]:
         """Apply every alert of every notification to ``ws`` in arrival order."""
+        t0 = time.perf_counter()
         outcomes: Counter[str] = Counter()
         for notification in notifications:
             touched: dict[str, Incident] = {}
@@ -148,36 +149,41 @@ class Pipeline:
                     incident=incident.id if incident else None,
                 )
             _note_truncation(ws, notification, touched.values())
+        self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
         return outcomes
 
     # -- a person's actions ------------------------------------------------------------
 
     async def acknowledge(self, incident_id: str, actor: str, note: str = "") -> Incident:
         """Mark an open incident as being worked on; acknowledging twice changes nothing."""
-        async with self._lock:
-            ws = await self.store.load_incident(incident_id)
+
+        def apply(ws: WorkSet) -> tuple[Incident, bool]:
             incident = _require(ws, incident_id)
             if incident.status is IncidentStatus.RESOLVED:
                 raise Conflict(f"incident {incident_id} is resolved; reopen it before acknowledging")
             if incident.status is IncidentStatus.ACKNOWLEDGED:
-                return incident
+                return incident, False
             now = time.time()
             incident.status = IncidentStatus.ACKNOWLEDGED
             incident.acknowledged_at = now
             ws.touch_incident(incident)
             ws.add_event(incident_id, TimelineEvent(now, "acknowledged", actor, _note(note)))
-            await self.store.commit(ws, [])
-        self.metrics.incidents_acknowledged.inc()
-        log.info("incident_acknowledged", incident=incident_id, actor=actor)
+            return incident, True
+
+        async with self._lock:
+            incident, changed = await self.store.update_incident(incident_id, apply)
+        if changed:
+            self.metrics.incidents_acknowledged.inc()
+            log.info("incident_acknowledged", incident=incident_id, actor=actor)
         return incident
 
     async def resolve(self, incident_id: str, actor: str, note: str = "") -> Incident:
         """Resolve by hand (alerts may still fire); resolving twice changes nothing."""
-        async with self._lock:
-            ws = await self.store.load_incident(incident_id)
+
+        def apply(ws: WorkSet) -> tuple[Incident, bool]:
             incident = _require(ws, incident_id)
             if incident.status is IncidentStatus.RESOLVED:
-                return incident
+                return incident, False
             now = time.time()
             incident.status = IncidentStatus.RESOLVED
             incident.resolved_at = now
@@ -188,9 +194,13 @@ class Pipeline:
             if incident.firing_count:
                 detail["still_firing"] = incident.firing_count
             ws.add_event(incident_id, TimelineEvent(now, "resolved", actor, detail))
-            await self.store.commit(ws, [])
-        self.metrics.incidents_resolved.labels(by="manual").inc()
-        log.info("incident_resolved", incident=incident_id, actor=actor)
+            return incident, True
+
+        async with self._lock:
+            incident, changed = await self.store.update_incident(incident_id, apply)
+        if changed:
+            self.metrics.incidents_resolved.labels(by="manual").inc()
+            log.info("incident_resolved", incident=incident_id, actor=actor)
         return incident
 
 

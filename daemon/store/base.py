@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
 from daemon.workset import WorkSet
+
+T = TypeVar("T")
+BatchFn = Callable[[WorkSet, Sequence["IntakeEntry"]], T]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +62,21 @@ class Store(Protocol):
     async def wait_for_intake(self, timeout: float) -> None:
         """Return when new entries may be pending, or after ``timeout`` seconds."""
 
-    async def load(self, fingerprints: Iterable[str], group_keys: Iterable[str]) -> WorkSet:
-        """The state a pipeline step needs for these alerts and groups."""
+    async def process_batch(
+        self,
+        entries: Sequence[IntakeEntry],
+        fingerprints: Iterable[str],
+        group_keys: Iterable[str],
+        fn: BatchFn[T],
+    ) -> T:
+        """Load the state for these alerts and groups, let ``fn`` change it, commit atomically.
 
-    async def commit(self, ws: WorkSet, done: Sequence[str]) -> None:
-        """Write the dirty part of ``ws`` and drop the ``done`` entries, atomically."""
+        ``fn`` is pure (no I/O) and may be called more than once: a store with
+        concurrent writers retries it on fresh state when another writer got there
+        first. It receives only the entries no writer has committed yet. The commit
+        writes the dirty part of the ``WorkSet`` and acknowledges the entries in one
+        transaction.
+        """
 
     async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
         """Newest first, optionally of one status."""
@@ -71,5 +84,9 @@ class Store(Protocol):
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:
         """One incident with its alerts and timeline, or None."""
 
-    async def load_incident(self, incident_id: str) -> WorkSet:
-        """A ``WorkSet`` holding just this incident (for acknowledge/resolve)."""
+    async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
+        """Load one incident (and its group's open pointer), let ``fn`` change it, commit.
+
+        ``fn`` raises ``NotFound``/``Conflict`` to abort without writing; like
+        ``process_batch`` it may run more than once.
+        """

@@ -21,7 +21,7 @@ import structlog
 from daemon.errors import StoreUnavailable
 from daemon.models import Incident, IncidentStatus, Notification
 from daemon.store import codec
-from daemon.store.base import IncidentDetail, IntakeEntry
+from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
@@ -253,10 +253,19 @@ class SqliteStore:
 
     # -- pipeline state ----------------------------------------------------------------
 
-    async def load(self, fingerprints: Iterable[str], group_keys: Iterable[str]) -> WorkSet:
-        """Alert states, open groups, their incidents and the alerts' memberships."""
+    async def process_batch(
+        self,
+        entries: Sequence[IntakeEntry],
+        fingerprints: Iterable[str],
+        group_keys: Iterable[str],
+        fn: BatchFn[T],
+    ) -> T:
+        """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
-        return await self._write(lambda: self._load(fps, keys))
+        ws = await self._write(lambda: self._load(fps, keys))
+        result = fn(ws, entries)
+        await self._commit_entries(ws, [e.entry_id for e in entries])
+        return result
 
     def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
         conn = self._wconn
@@ -287,7 +296,7 @@ class SqliteStore:
                 ws.members[(incident_id, fp)] = codec.decode_member(row[0])
         return ws
 
-    async def commit(self, ws: WorkSet, done: Sequence[str]) -> None:
+    async def _commit_entries(self, ws: WorkSet, done: Sequence[str]) -> None:
         """One transaction: the batch's effects and the removal of its intake entries."""
         entry_ids = [int(e) for e in done]
         try:
@@ -401,8 +410,8 @@ class SqliteStore:
         alerts: list[dict[str, Any]] = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
         return IncidentDetail(codec.decode_incident(row[0]), alerts, events)
 
-    async def load_incident(self, incident_id: str) -> WorkSet:
-        """A work set with one incident, for a person's acknowledge or resolve."""
+    async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
+        """Load one incident, apply ``fn`` (which may raise to abort), commit."""
 
         def query() -> WorkSet:
             assert self._wconn is not None
@@ -418,4 +427,7 @@ class SqliteStore:
                     ws.open_groups[incident.group_key] = grp[0]
             return ws
 
-        return await self._write(query)
+        ws = await self._write(query)
+        result = fn(ws)
+        await self._commit_entries(ws, [])
+        return result
