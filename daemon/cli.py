@@ -82,7 +82,7 @@ def _serve(config: Path | None, listen: str | None) -> int:
     configure_logging(settings.logging.level, settings.logging.format)
     host, port = parse_listen(settings.listen)
     log = structlog.get_logger("triaged")
-    log.info("starting", listen=settings.listen, store=settings.store.kind, path=str(settings.store.path))
+    log.info("starting", listen=settings.listen, store=settings.store.kind)
     try:
         web.run_app(
             create_app(settings),

@@ -15,9 +15,10 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from daemon.errors import ConfigError
-from daemon.settings import Settings, SourceSettings
+from daemon.settings import RedisStoreSettings, Settings, SourceSettings
 
 ENV_PREFIX = "TRIAGED_"
+_STORE_KINDS = ("sqlite", "redis")
 _ENV_NESTING = "__"
 
 
@@ -89,15 +90,23 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
 def _describe(err: ValidationError, origin: str, env_origins: Mapping[str, str]) -> list[str]:
     problems = []
     for e in err.errors(include_url=False):
-        key = ".".join(str(p) for p in e["loc"]) or "<top level>"
+        loc = [str(p) for p in e["loc"]]
+        if loc[:1] == ["store"] and len(loc) > 1 and loc[1] in _STORE_KINDS:
+            del loc[1]  # pydantic names the union member; users know the key path only
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "union_tag_invalid":
+            loc.append("kind")
+            msg = f"expected one of {', '.join(repr(k) for k in _STORE_KINDS)}"
+        key = ".".join(loc) or "<top level>"
         source = next(
             (var for dotted, var in env_origins.items() if key == dotted or key.startswith(dotted + ".")),
             origin,
         )
-        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling and section)"
         shown = e.get("input")
+        if e["type"] == "union_tag_invalid" and isinstance(shown, dict):
+            shown = shown.get("kind")
         secret = any(w in key.lower() for w in _SECRET_KEYS)
         quiet = e["type"] in ("extra_forbidden", "missing") or secret
         got = "" if quiet else f" (got {_short(shown)})"
@@ -127,26 +136,33 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _read_secret(path: Path, origin: str, key: str, problems: list[str]) -> SecretStr | None:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        problems.append(f"{origin}: {key}: cannot read secret file: {err.strerror}")
+        return None
+    if not value:
+        problems.append(f"{origin}: {key}: the secret file is empty")
+        return None
+    return SecretStr(value)
+
+
 def _resolve_secrets(settings: Settings, origin: str) -> Settings:
-    """Read ``token_file`` into ``token`` so the rest of the daemon sees one field."""
+    """Read ``*_file`` secrets into their fields so the rest of the daemon sees one field."""
     problems: list[str] = []
     updates: dict[str, SourceSettings] = {}
     for name, source in settings.sources:
         if source.token_file is None:
             continue
-        key = f"sources.{name}.token_file"
-        try:
-            token = source.token_file.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            problems.append(f"{origin}: {key}: cannot read secret file: {err.strerror}")
-            continue
-        if not token:
-            problems.append(f"{origin}: {key}: the secret file is empty")
-            continue
-        updates[name] = source.model_copy(update={"token": SecretStr(token), "token_file": None})
+        token = _read_secret(source.token_file, origin, f"sources.{name}.token_file", problems)
+        if token is not None:
+            updates[name] = source.model_copy(update={"token": token, "token_file": None})
+    store = settings.store
+    if isinstance(store, RedisStoreSettings) and store.password_file is not None:
+        password = _read_secret(store.password_file, origin, "store.password_file", problems)
+        store = store.model_copy(update={"password": password, "password_file": None})
     if problems:
         raise ConfigError(problems)
-    if not updates:
-        return settings
-    sources = settings.sources.model_copy(update=updates)
-    return settings.model_copy(update={"sources": sources})
+    sources = settings.sources.model_copy(update=updates) if updates else settings.sources
+    return settings.model_copy(update={"sources": sources, "store": store})

@@ -211,3 +211,30 @@ def new_incident_id(now: float | None = None) -> str:
         chars.append(_ID_ALPHABET[value & 31])
         value >>= 5
     return "inc_" + "".join(reversed(chars))
+
+
+@dataclass(slots=True, frozen=True)
+class OutboxJob:
+    """One delivery to a tracker, enqueued in the same commit as the change that caused it.
+
+    ``idempotency_key`` is (incident, connector, action[, revision]): enqueuing the same
+    key twice, from a retry or a second replica, stores one job.
+    """
+
+    idempotency_key: str
+    incident_id: str
+    connector: str
+    action: str
+    created_at: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored shape."""
+        return {
+            "idempotency_key": self.idempotency_key,
+            "incident_id": self.incident_id,
+            "connector": self.connector,
+            "action": self.action,
+            "created_at": self.created_at,
+            "payload": self.payload,
+        }

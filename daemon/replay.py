@@ -12,7 +12,7 @@ import orjson
 from daemon.errors import PayloadError
 from daemon.metrics import build_metrics
 from daemon.pipeline import Pipeline
-from daemon.settings import Settings, StoreSettings
+from daemon.settings import Settings
 from daemon.sources import SOURCES
 from daemon.store.base import IncidentDetail
 from daemon.store.sqlite import SqliteStore
@@ -26,8 +26,7 @@ async def replay(settings: Settings, files: list[Path], source: str, fmt: str) -
         return 2
     failed = 0
     with tempfile.TemporaryDirectory(prefix="triaged-replay-") as tmp:
-        store_settings = StoreSettings(path=Path(tmp) / "replay.db", synchronous="normal")
-        store = SqliteStore(store_settings.path, synchronous="normal")
+        store = SqliteStore(Path(tmp) / "replay.db", synchronous="normal")
         await store.open()
         try:
             pipeline = Pipeline(store, settings, build_metrics())

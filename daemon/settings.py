@@ -7,7 +7,7 @@ Loading (YAML, environment overrides, secrets files, error collection) lives in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -24,14 +24,46 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class StoreSettings(Section):
-    """Where state lives. ``sqlite`` is the embedded default: one file, WAL, no server."""
+class SqliteStoreSettings(Section):
+    """The embedded default: one file, WAL, no server."""
 
     kind: Literal["sqlite"] = "sqlite"
     path: Path = Path("triaged-data/triaged.db")
     # FULL fsyncs every commit, so a 202 survives power loss; NORMAL survives a
     # process crash only. Commits are grouped, so FULL costs one fsync per batch.
     synchronous: Literal["full", "normal"] = "full"
+
+
+class RedisStoreSettings(Section):
+    """Shared state for many replicas: streams, atomic updates, reclaim of crashed work."""
+
+    kind: Literal["redis"]
+    # redis://[[user]:password@]host:port/db, rediss:// for TLS, unix:///path.sock
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # A password kept apart from the URL (read from a file or TRIAGED_STORE__PASSWORD).
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    # Every key triaged writes starts with "<prefix>:"; several deployments can share a Redis.
+    prefix: str = Field(default="triaged", pattern=r"^[A-Za-z0-9_.-]+$")
+    # A replica's unacknowledged intake entries are taken over by another after this long.
+    claim_idle: Duration = 30.0
+    # Resolved incidents and alerts expire this long after their last change.
+    retention: Duration = 30 * 86400.0
+    # Per-command socket timeout, and the connect timeout.
+    timeout: Duration = 5.0
+    connect_timeout: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _one_password_origin(self) -> RedisStoreSettings:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        scheme = self.url.get_secret_value().partition("://")[0]
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("url must start with redis://, rediss:// or unix://")
+        return self
+
+
+StoreSettings = Annotated[SqliteStoreSettings | RedisStoreSettings, Field(discriminator="kind")]
 
 
 class IntakeSettings(Section):
@@ -147,13 +179,21 @@ class Settings(Section):
     """The whole configuration; every field has a default, so no file is needed."""
 
     listen: str = f"127.0.0.1:{DEFAULT_PORT}"
-    store: StoreSettings = StoreSettings()
+    store: StoreSettings = SqliteStoreSettings()
     intake: IntakeSettings = IntakeSettings()
     sources: SourcesSettings = SourcesSettings()
     correlation: CorrelationSettings = CorrelationSettings()
     priority: PrioritySettings = PrioritySettings()
     pipeline: PipelineSettings = PipelineSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _sqlite_unless_said(cls, value: object) -> object:
+        """``kind`` may be omitted: the embedded store is the default."""
+        if isinstance(value, dict) and "kind" not in value:
+            return {**value, "kind": "sqlite"}
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from daemon.models import AlertState, Incident, IncidentAlert, TimelineEvent
+from daemon.models import AlertState, Incident, IncidentAlert, OutboxJob, TimelineEvent
 
 
 @dataclass
@@ -28,6 +28,8 @@ class WorkSet:
     dirty_members: set[tuple[str, str]] = field(default_factory=set)
     dirty_groups: set[str] = field(default_factory=set)
     new_incidents: set[str] = field(default_factory=set)
+    # Deliveries to enqueue with this commit; the store drops keys it already holds.
+    outbox: list[OutboxJob] = field(default_factory=list)
 
     def put_alert(self, state: AlertState) -> None:
         """Record a changed alert state."""
@@ -56,3 +58,7 @@ class WorkSet:
     def add_event(self, incident_id: str, event: TimelineEvent) -> None:
         """Append to an incident's timeline."""
         self.events.append((incident_id, event))
+
+    def enqueue(self, job: OutboxJob) -> None:
+        """Queue a tracker delivery, committed atomically with the rest of this work."""
+        self.outbox.append(job)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
+from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
@@ -19,6 +19,11 @@ class IntakeEntry:
 
     entry_id: str
     notification: Notification
+
+    @property
+    def size(self) -> int:
+        """Alerts in the entry (what the backlog counts)."""
+        return len(self.notification.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,9 @@ class Store(Protocol):
 
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:
         """One incident with its alerts and timeline, or None."""
+
+    async def list_outbox(self, limit: int) -> list[OutboxJob]:
+        """Enqueued deliveries, oldest first."""
 
     async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
         """Load one incident (and its group's open pointer), let ``fn`` change it, commit.

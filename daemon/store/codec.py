@@ -13,6 +13,7 @@ from daemon.models import (
     IncidentAlert,
     IncidentStatus,
     Notification,
+    OutboxJob,
     TimelineEvent,
 )
 
@@ -142,3 +143,8 @@ def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any
             }
         )
     return view
+
+
+def decode_outbox(raw: bytes) -> OutboxJob:
+    """A stored delivery job."""
+    return OutboxJob(**orjson.loads(raw))

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from daemon.errors import StoreUnavailable
-from daemon.models import Incident, IncidentStatus, Notification
+from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
 from daemon.store import codec
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
 from daemon.workset import WorkSet
@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS incident_events (
     doc BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incident_events_by_incident ON incident_events (incident_id, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    doc BLOB NOT NULL
+);
 """
 # SQLite's default limit on bound parameters is 32766 since 3.32; stay far below.
 _CHUNK = 900
@@ -351,6 +356,11 @@ class SqliteStore:
             "INSERT INTO incident_events (incident_id, doc) VALUES (?, ?)",
             [(i, codec.encode_event(e)) for i, e in ws.events],
         )
+        # The UNIQUE key makes a second enqueue of the same delivery a no-op.
+        conn.executemany(
+            "INSERT OR IGNORE INTO outbox (idempotency_key, doc) VALUES (?, ?)",
+            [(j.idempotency_key, codec.dump(j.to_json())) for j in ws.outbox],
+        )
 
     # -- API reads ---------------------------------------------------------------------
 
@@ -409,6 +419,16 @@ class SqliteStore:
             conn.execute("COMMIT")
         alerts: list[dict[str, Any]] = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
         return IncidentDetail(codec.decode_incident(row[0]), alerts, events)
+
+    async def list_outbox(self, limit: int) -> list[OutboxJob]:
+        """Enqueued deliveries, oldest first (the delivery worker arrives with connectors)."""
+
+        def query() -> list[OutboxJob]:
+            assert self._rconn is not None
+            cur = self._rconn.execute("SELECT doc FROM outbox ORDER BY id LIMIT ?", (limit,))
+            return [codec.decode_outbox(doc) for (doc,) in cur]
+
+        return await self._read(query)
 
     async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
         """Load one incident, apply ``fn`` (which may raise to abort), commit."""

@@ -64,7 +64,7 @@ pipline: {}
     text = "\n".join(problems)
     assert all(p.startswith(f"{path}: ") for p in problems), text
     assert "listen: expected HOST:PORT" in text
-    assert "store.kind: Input should be 'sqlite'" in text
+    assert "store.kind: expected one of 'sqlite', 'redis' (got 'postgres')" in text
     assert "intake.max_body_bytes: expected a positive size" in text
     assert "correlation.group_window: expected a duration" in text
     assert "correlation.routes.0.matchers: invalid matcher" in text

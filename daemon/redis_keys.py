@@ -1,0 +1,80 @@
+"""Every Redis key triaged writes, under one prefix, in one place (arq's constants.py idea).
+
+Why each key exists and how long it lives:
+
+- ``intake`` (stream, consumer group ``pipeline``): accepted notifications; trimmed
+  only below the oldest entry not yet acknowledged.
+- ``backlog`` (integer): alerts in the intake not yet committed; changed in the same
+  transaction as XADD and XACK, so it never drifts.
+- ``done:{entry}`` (string, TTL): marks an intake entry as committed, so a replica
+  that took over a slow replica's entry never applies it twice.
+- ``alert:{fingerprint}`` (string): an alert's state; expires ``retention`` after it
+  resolves, kept while firing.
+- ``group:{group key}`` (string): the open incident of a group; deleted at resolve.
+- ``incident:{id}`` (string), ``members:{id}`` (hash fingerprint -> membership),
+  ``events:{id}`` (list): an incident; expire ``retention`` after it resolves.
+- ``incidents`` and ``incidents:{status}`` (sorted sets by open time): listing indexes;
+  ids of expired incidents are swept by housekeeping.
+- ``outbox`` (stream): deliveries to trackers; ``outbox:key:{idempotency key}``
+  (string, TTL) makes each (incident, connector, action) enqueue once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONSUMER_GROUP = "pipeline"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    """Key names for one prefix."""
+
+    prefix: str
+
+    @property
+    def intake(self) -> str:
+        """The intake stream."""
+        return f"{self.prefix}:intake"
+
+    @property
+    def backlog(self) -> str:
+        """Alerts accepted and not yet committed."""
+        return f"{self.prefix}:backlog"
+
+    @property
+    def outbox(self) -> str:
+        """The delivery stream."""
+        return f"{self.prefix}:outbox"
+
+    def done(self, entry_id: str) -> str:
+        """Marker of a committed intake entry."""
+        return f"{self.prefix}:done:{entry_id}"
+
+    def alert(self, fingerprint: str) -> str:
+        """An alert's state."""
+        return f"{self.prefix}:alert:{fingerprint}"
+
+    def group(self, group_key: str) -> str:
+        """A group's open incident."""
+        return f"{self.prefix}:group:{group_key}"
+
+    def incident(self, incident_id: str) -> str:
+        """An incident's fields."""
+        return f"{self.prefix}:incident:{incident_id}"
+
+    def members(self, incident_id: str) -> str:
+        """An incident's alerts."""
+        return f"{self.prefix}:members:{incident_id}"
+
+    def events(self, incident_id: str) -> str:
+        """An incident's timeline."""
+        return f"{self.prefix}:events:{incident_id}"
+
+    def incidents(self, status: str | None = None) -> str:
+        """Listing index, all or by status."""
+        return f"{self.prefix}:incidents" if status is None else f"{self.prefix}:incidents:{status}"
+
+    def outbox_key(self, idempotency_key: str) -> str:
+        """Marker that a delivery job was enqueued."""
+        return f"{self.prefix}:outbox:key:{idempotency_key}"

@@ -1,0 +1,497 @@
+"""The shared store for many replicas: Redis streams, optimistic transactions, reclaim of crashed work.
+
+How "nothing lost, nothing doubled" holds across replicas:
+
+- The intake is a stream read through one consumer group; an entry stays pending
+  until the transaction that commits its effects also XACKs it. Entries a crashed or
+  stuck replica left pending are taken over with XAUTOCLAIM after ``claim_idle``.
+- A pipeline step WATCHes every key it read (the entries' ``done`` markers, the
+  alerts, the groups' open-incident pointers and the incidents), computes in memory,
+  and writes in MULTI/EXEC. If another replica changed any of them first, EXEC fails
+  and the step is recomputed on fresh state, so two replicas can never both open an
+  incident for one group, and an entry applied by one is skipped by the other.
+- One round trip per kind of read and one EXEC per batch keep Redis commands per
+  alert small (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError, ResponseError, WatchError
+
+from daemon.errors import StoreUnavailable
+from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
+from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
+from daemon.settings import RedisStoreSettings
+from daemon.store import codec
+from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
+from daemon.workset import WorkSet
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 50  # optimistic retries before giving up on a batch (then retried later)
+ENTRIES_PER_TAKE = 200
+IDLE_POLL = 0.05  # other replicas' appends are seen by polling this often when idle
+BACKLOG_REFRESH = 0.2
+HOUSEKEEPING_EVERY = 5.0
+DONE_TTL = 86400  # seconds a committed entry's marker outlives the entry
+
+
+def _consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+class RedisStore:
+    """``Store`` on a Redis (or Valkey) server shared by every replica."""
+
+    def __init__(self, settings: RedisStoreSettings, consumer: str | None = None) -> None:
+        self.settings = settings
+        self.keys = RedisKeys(settings.prefix)
+        self.consumer = consumer or _consumer_name()
+        self._client: aioredis.Redis | None = None
+        self._backlog = 0
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._group_ready = False
+        self._own_pending = True  # re-read our own pending entries before new ones
+        self._last_claim = 0.0
+        self._retention = int(settings.retention)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect lazily; a Redis that is down at start makes us unready, not dead."""
+        password = self.settings.password.get_secret_value() if self.settings.password else None
+        self._client = aioredis.from_url(
+            self.settings.url.get_secret_value(),
+            password=password,
+            socket_timeout=self.settings.timeout,
+            socket_connect_timeout=self.settings.connect_timeout,
+            health_check_interval=10,
+            decode_responses=False,
+        )
+        with contextlib.suppress(StoreUnavailable):
+            await self._ensure_group()
+            await self._refresh_backlog()
+        self._tasks = [
+            asyncio.create_task(self._every(BACKLOG_REFRESH, self._refresh_backlog)),
+            asyncio.create_task(self._every(HOUSEKEEPING_EVERY, self._housekeeping)),
+        ]
+
+    async def close(self) -> None:
+        """Stop background work and disconnect."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> Any:
+        """The connection pool (open() must have run).
+
+        Typed ``Any`` on purpose: redis-py annotates replies as unions over every
+        decoding mode, and this store always runs with ``decode_responses=False`` (bytes).
+        """
+        if self._client is None:
+            raise StoreUnavailable("redis store is not open")
+        return self._client
+
+    async def _every(self, period: float, fn: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await fn()
+            except StoreUnavailable as err:
+                log.debug("redis_background_failed", error=str(err))
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.client.xgroup_create(self.keys.intake, CONSUMER_GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise StoreUnavailable(f"redis: {err}") from err
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        self._group_ready = True
+
+    async def ping(self) -> bool:
+        """Ready when Redis answers and the consumer group exists."""
+        try:
+            await self._ensure_group()
+            await self.client.ping()
+        except (RedisError, StoreUnavailable, OSError):
+            return False
+        return True
+
+    async def _refresh_backlog(self) -> None:
+        try:
+            raw = await self.client.get(self.keys.backlog)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        self._backlog = int(raw or 0)
+
+    # -- intake ------------------------------------------------------------------------
+
+    async def append(self, notification: Notification) -> None:
+        """XADD and count in one transaction; returns once Redis has it (durability: see docs)."""
+        n = len(notification.alerts)
+        try:
+            await self._ensure_group()
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.keys.intake, {"n": n, "b": codec.encode_notification(notification)})
+                pipe.incrby(self.keys.backlog, n)
+                _, backlog = await pipe.execute()
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        self._backlog = int(backlog)
+        self._wakeup.set()
+
+    def backlog(self) -> int:
+        """Alerts accepted by any replica and not yet committed (refreshed every 0.2 s)."""
+        return self._backlog
+
+    async def wait_for_intake(self, timeout: float) -> None:
+        """Wake on a local append, or poll soon: other replicas' appends are not signalled."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), min(timeout, IDLE_POLL))
+        self._wakeup.clear()
+
+    async def take(self, max_alerts: int) -> list[IntakeEntry]:
+        """Our own unfinished entries first, then stale ones of dead replicas, then new ones."""
+        count = max(1, min(ENTRIES_PER_TAKE, max_alerts))
+        try:
+            await self._ensure_group()
+            rows: list[Any] = []
+            if self._own_pending:
+                rows = await self._read_group("0", count)
+                self._own_pending = bool(rows)
+            if not rows and time.monotonic() - self._last_claim >= self.settings.claim_idle / 4:
+                self._last_claim = time.monotonic()
+                rows = await self._autoclaim(count)
+            if not rows:
+                rows = await self._read_group(">", count)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        entries = []
+        for entry_id, fields in rows:
+            if not fields:  # deleted under us (trimmed): nothing to process
+                continue
+            eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            entries.append(IntakeEntry(eid, codec.decode_notification(fields[b"b"])))
+        kept = _limit(entries, max_alerts)
+        if len(kept) < len(entries):
+            self._own_pending = True  # the rest were delivered to us: take them next
+        return kept
+
+    async def _read_group(self, start: str, count: int) -> list[Any]:
+        reply = await self.client.xreadgroup(
+            CONSUMER_GROUP, self.consumer, {self.keys.intake: start}, count=count
+        )
+        return list(reply[0][1]) if reply else []
+
+    async def _autoclaim(self, count: int) -> list[Any]:
+        reply = await self.client.xautoclaim(
+            self.keys.intake,
+            CONSUMER_GROUP,
+            self.consumer,
+            min_idle_time=int(self.settings.claim_idle * 1000),
+            start_id="0-0",
+            count=count,
+        )
+        claimed = list(reply[1])
+        if claimed:
+            log.warning("intake_reclaimed", entries=len(claimed), consumer=self.consumer)
+        return claimed
+
+    # -- pipeline state ----------------------------------------------------------------
+
+    async def process_batch(
+        self,
+        entries: Sequence[IntakeEntry],
+        fingerprints: Iterable[str],
+        group_keys: Iterable[str],
+        fn: BatchFn[T],
+    ) -> T:
+        """WATCH what we read, apply ``fn``, MULTI/EXEC; recompute if another replica won."""
+        fps, groups = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
+        try:
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    return await self._attempt_batch(entries, fps, groups, fn)
+                except WatchError:
+                    await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
+        except RedisError as err:
+            self._own_pending = True
+            raise StoreUnavailable(f"redis: {err}") from err
+        self._own_pending = True
+        raise StoreUnavailable("redis: too much contention; the batch will be retried")
+
+    async def _attempt_batch(
+        self, entries: Sequence[IntakeEntry], fps: list[str], groups: list[str], fn: BatchFn[T]
+    ) -> T:
+        k = self.keys
+        async with self.client.pipeline(transaction=True) as pipe:
+            done_keys = [k.done(e.entry_id) for e in entries]
+            alert_keys = [k.alert(fp) for fp in fps]
+            group_keys = [k.group(g) for g in groups]
+            await pipe.watch(*done_keys, *alert_keys, *group_keys)
+            reader = self.client.pipeline(transaction=False)
+            for keys in (done_keys, alert_keys, group_keys):
+                # MGET of no keys is an error; an empty batch reads nothing.
+                reader.mget(keys or [k.backlog])
+            done_flags, alert_docs, group_ids = await reader.execute()
+            if not entries:
+                done_flags = []
+            ws = WorkSet()
+            for doc in alert_docs if alert_keys else []:
+                if doc:
+                    state = codec.decode_alert_state(doc)
+                    ws.alerts[state.fingerprint] = state
+            for g, incident_id in zip(groups, group_ids if group_keys else [], strict=False):
+                if incident_id:
+                    ws.open_groups[g] = incident_id.decode()
+            await self._load_incidents(pipe, ws)
+            pending = [e for e, flag in zip(entries, done_flags, strict=True) if flag is None]
+            result = fn(ws, pending)
+            jobs = await self._new_jobs(pipe, ws)
+            pipe.multi()
+            self._queue_writes(pipe, ws, jobs)
+            for entry in pending:
+                pipe.set(k.done(entry.entry_id), b"1", ex=DONE_TTL)
+            if entries:
+                pipe.xack(k.intake, CONSUMER_GROUP, *[e.entry_id for e in entries])
+            n_done = sum(e.size for e in pending)
+            if n_done:
+                pipe.decrby(k.backlog, n_done)
+            await pipe.execute()
+        self._backlog = max(0, self._backlog - n_done)
+        return result
+
+    async def _load_incidents(self, pipe: Any, ws: WorkSet) -> None:
+        """Watch, then read, the incidents the batch may touch and the alerts' memberships.
+
+        Members are read without watching their hash: every membership change also
+        rewrites the incident key, which is watched.
+        """
+        wanted = {s.incident_id for s in ws.alerts.values() if s.incident_id}
+        wanted.update(ws.open_groups.values())
+        ids = sorted(wanted)
+        if not ids:
+            return
+        await pipe.watch(*[self.keys.incident(i) for i in ids])
+        pairs = [(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id]
+        reader = self.client.pipeline(transaction=False)
+        reader.mget([self.keys.incident(i) for i in ids])
+        for incident_id, fp in pairs:
+            reader.hget(self.keys.members(incident_id), fp)
+        replies = await reader.execute()
+        for doc in replies[0]:
+            if doc:
+                incident = codec.decode_incident(doc)
+                ws.incidents[incident.id] = incident
+        for (incident_id, fp), doc in zip(pairs, replies[1:], strict=True):
+            if doc:
+                ws.members[(incident_id, fp)] = codec.decode_member(doc)
+
+    async def _new_jobs(self, pipe: Any, ws: WorkSet) -> list[OutboxJob]:
+        """The outbox jobs not enqueued before (their markers are watched, then checked)."""
+        if not ws.outbox:
+            return []
+        marker_keys = [self.keys.outbox_key(j.idempotency_key) for j in ws.outbox]
+        await pipe.watch(*marker_keys)
+        seen = await self.client.mget(marker_keys)
+        return [j for j, s in zip(ws.outbox, seen, strict=True) if s is None]
+
+    def _queue_writes(self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob]) -> None:
+        k, ttl = self.keys, self._retention
+        for fp in ws.dirty_alerts:
+            state = ws.alerts[fp]
+            resolved = state.status.value == "resolved"
+            pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=ttl if resolved else None)
+        for incident_id in ws.dirty_incidents:
+            self._queue_incident(pipe, ws.incidents[incident_id])
+        for incident_id, fp in ws.dirty_members:
+            pipe.hset(k.members(incident_id), fp, codec.encode_member(ws.members[(incident_id, fp)]))
+        for g in ws.dirty_groups:
+            open_id = ws.open_groups.get(g)
+            if open_id is None:
+                pipe.delete(k.group(g))
+            else:
+                pipe.set(k.group(g), open_id.encode())
+        for incident_id, event in ws.events:
+            pipe.rpush(k.events(incident_id), codec.encode_event(event))
+        for incident_id in ws.dirty_incidents:
+            self._queue_expiry(pipe, ws.incidents[incident_id])
+        for job in jobs:
+            pipe.set(k.outbox_key(job.idempotency_key), b"1", ex=ttl)
+            pipe.xadd(k.outbox, {"j": codec.dump(job.to_json())})
+
+    def _queue_incident(self, pipe: Any, incident: Incident) -> None:
+        k = self.keys
+        pipe.set(k.incident(incident.id), codec.encode_incident(incident))
+        pipe.zadd(k.incidents(), {incident.id: incident.opened_at})
+        for status in IncidentStatus:
+            if status is incident.status:
+                pipe.zadd(k.incidents(status.value), {incident.id: incident.opened_at})
+            else:
+                pipe.zrem(k.incidents(status.value), incident.id)
+
+    def _queue_expiry(self, pipe: Any, incident: Incident) -> None:
+        """Resolved incidents expire after ``retention``; open ones are kept."""
+        k = self.keys
+        for key in (k.incident(incident.id), k.members(incident.id), k.events(incident.id)):
+            if incident.status is IncidentStatus.RESOLVED:
+                pipe.expire(key, self._retention)
+            else:
+                pipe.persist(key)
+
+    async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
+        """WATCH the incident and its group pointer, apply ``fn``, MULTI/EXEC, retry on conflict."""
+        k = self.keys
+        try:
+            for _ in range(MAX_ATTEMPTS):
+                async with self.client.pipeline(transaction=True) as pipe:
+                    await pipe.watch(k.incident(incident_id))
+                    ws = WorkSet()
+                    doc = await self.client.get(k.incident(incident_id))
+                    if doc:
+                        incident = codec.decode_incident(doc)
+                        ws.incidents[incident.id] = incident
+                        await pipe.watch(k.group(incident.group_key))
+                        current = await self.client.get(k.group(incident.group_key))
+                        if current:
+                            ws.open_groups[incident.group_key] = current.decode()
+                    result = fn(ws)
+                    jobs = await self._new_jobs(pipe, ws)
+                    pipe.multi()
+                    self._queue_writes(pipe, ws, jobs)
+                    try:
+                        await pipe.execute()
+                    except WatchError:
+                        continue
+                    return result
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        raise StoreUnavailable("redis: too much contention on this incident; retry")
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
+        """Newest first, from the sorted-set index."""
+        try:
+            ids = await self.client.zrevrange(
+                self.keys.incidents(status.value if status else None), 0, limit - 1
+            )
+            if not ids:
+                return []
+            docs = await self.client.mget([self.keys.incident(i.decode()) for i in ids])
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return [codec.decode_incident(d) for d in docs if d]
+
+    async def get_incident(self, incident_id: str) -> IncidentDetail | None:
+        """The incident, its members (with alert states) and timeline, from one MULTI snapshot."""
+        k = self.keys
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(k.incident(incident_id))
+                pipe.hgetall(k.members(incident_id))
+                pipe.lrange(k.events(incident_id), 0, -1)
+                doc, members_raw, events_raw = await pipe.execute()
+            if not doc:
+                return None
+            members = sorted(
+                (codec.decode_member(v) for v in members_raw.values()),
+                key=lambda m: (m.first_seen, m.fingerprint),
+            )
+            states_raw = await self.client.mget([k.alert(m.fingerprint) for m in members]) if members else []
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        states = {}
+        for raw in states_raw:
+            if raw:
+                s = codec.decode_alert_state(raw)
+                states[s.fingerprint] = s
+        alerts = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
+        events = [codec.decode_event(e) for e in events_raw]
+        return IncidentDetail(codec.decode_incident(doc), alerts, events)
+
+    async def list_outbox(self, limit: int) -> list[OutboxJob]:
+        """Enqueued deliveries, oldest first."""
+        try:
+            rows = await self.client.xrange(self.keys.outbox, count=limit)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return [codec.decode_outbox(fields[b"j"]) for _, fields in rows]
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        """Trim the intake below its oldest unacknowledged entry; sweep expired index ids."""
+        try:
+            await self._trim_intake()
+            await self._sweep_index()
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+
+    async def _trim_intake(self) -> None:
+        k = self.keys
+        groups = await self.client.xinfo_groups(k.intake)
+        group = next((g for g in groups if g["name"] == CONSUMER_GROUP.encode()), None)
+        if group is None:
+            return
+        last = group["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else str(last)
+        summary = await self.client.xpending(k.intake, CONSUMER_GROUP)
+        if summary["pending"]:
+            lowest = summary["min"]
+            min_id = lowest.decode() if isinstance(lowest, bytes) else str(lowest)
+        else:
+            ms, _, seq = last.partition("-")
+            min_id = f"{ms}-{int(seq or 0) + 1}"
+        if min_id != "0-1":
+            # Everything below min_id was delivered and acknowledged: safe to drop.
+            await self.client.xtrim(k.intake, minid=min_id, approximate=False)
+
+    async def _sweep_index(self) -> None:
+        """Drop index entries whose incident expired (resolved longer ago than retention)."""
+        k = self.keys
+        cutoff = time.time() - self._retention
+        old = await self.client.zrangebyscore(k.incidents(), "-inf", cutoff, start=0, num=500)
+        if not old:
+            return
+        exists = await self.client.mget([k.incident(i.decode()) for i in old])
+        gone = [i for i, doc in zip(old, exists, strict=True) if doc is None]
+        if gone:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for key in [k.incidents(), *[k.incidents(s.value) for s in IncidentStatus]]:
+                    pipe.zrem(key, *gone)
+                await pipe.execute()
+
+
+def _limit(entries: list[IntakeEntry], max_alerts: int) -> list[IntakeEntry]:
+    """Entries read beyond ``max_alerts`` stay ours (pending) and come back on the next take."""
+    total, kept = 0, list[IntakeEntry]()
+    for entry in entries:
+        if kept and total + entry.size > max_alerts:
+            break
+        kept.append(entry)
+        total += entry.size
+    return kept
