@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from support import AM_ROUTES_CONFIG, DaemonProcess, free_port, write_config
+from support import AM_ROUTES_CONFIG, DaemonProcess, RedisServer, free_port, write_config
 
 from daemon.app import create_app
 from daemon.config_loader import load_settings
@@ -26,7 +26,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             **AM_ROUTES_CONFIG,
         }
         for key, value in overrides.items():
-            if isinstance(value, dict) and isinstance(data.get(key), dict):
+            if key != "store" and isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
@@ -37,10 +37,13 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+    aiohttp_client: Callable[..., Any],
+    make_settings: Callable[..., Settings],
+    store_config: dict[str, Any],
 ) -> TestClient[Any, Any]:
-    """An in-process app with the default test settings, over real loopback HTTP."""
-    result: TestClient[Any, Any] = await aiohttp_client(create_app(make_settings()))
+    """An in-process app over real loopback HTTP, once per store kind (the contract suite)."""
+    app = create_app(make_settings(store=store_config))
+    result: TestClient[Any, Any] = await aiohttp_client(app)
     return result
 
 
@@ -77,3 +80,31 @@ async def http() -> AsyncIterator[Any]:
     # No keep-alive: these tests restart servers, and a pooled connection to a dead one fails.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session; tests isolate themselves with their own key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix unique to this test."""
+    import hashlib
+
+    return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_config(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str
+) -> dict[str, Any]:
+    """The ``store`` section for each store kind: every test using it runs on both."""
+    if request.param == "sqlite":
+        return {"kind": "sqlite", "path": str(tmp_path / "triaged.db"), "synchronous": "normal"}
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return {"kind": "redis", "url": server.url, "prefix": redis_prefix, "claim_idle": "2s"}

@@ -136,3 +136,49 @@ class DaemonProcess:
     def logs(self) -> str:
         """Everything the process wrote so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, in its own directory; restartable."""
+
+    def __init__(self, directory: Path, *, appendonly: bool = False, extra: list[str] | None = None):
+        self.dir = directory
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.extra = extra or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The redis:// URL of this server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start and wait until it answers PING."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "always", "--protected-mode", "no", *self.extra,
+        ]
+        with (self.dir / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise AssertionError("redis-server did not start:\n" + (self.dir / "redis.log").read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop (SIGKILL to simulate a crash)."""
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+            self.proc = None

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient
 from support import fixture_body, fixture_raw, settle
 
 from daemon.app import create_app
-from daemon.keys import STORE
+from daemon.keys import SETTINGS, STORE
+from daemon.store import build_store
 from daemon.settings import Settings
 
 URL = "/api/v1/alerts/alertmanager"
@@ -31,12 +32,10 @@ async def test_accepts_captured_body_and_counts(client: TestClient[Any, Any]) ->
 
 
 async def test_stored_before_answer(client: TestClient[Any, Any]) -> None:
-    """When the 202 arrives the alert is already in the store: a new store on the file sees it."""
-    from daemon.store.sqlite import SqliteStore
-
+    """When the 202 arrives the alert is already stored: a second store on the same backend sees it."""
     resp = await client.post(URL, json=fixture_body("truncated"))
     assert resp.status == 202
-    other = SqliteStore(client.app[STORE].path)  # type: ignore[attr-defined]
+    other = build_store(client.app[SETTINGS].store)
     await other.open()
     try:
         assert other.backlog() + await _processed(other) >= 2
