@@ -312,12 +312,13 @@ class RedisStore:
 
     async def _new_jobs(self, pipe: Any, ws: WorkSet) -> list[OutboxJob]:
         """The outbox jobs not enqueued before (their markers are watched, then checked)."""
-        if not ws.outbox:
+        unique = list({j.idempotency_key: j for j in reversed(ws.outbox)}.values())[::-1]
+        if not unique:
             return []
-        marker_keys = [self.keys.outbox_key(j.idempotency_key) for j in ws.outbox]
+        marker_keys = [self.keys.outbox_key(j.idempotency_key) for j in unique]
         await pipe.watch(*marker_keys)
         seen = await self.client.mget(marker_keys)
-        return [j for j, s in zip(ws.outbox, seen, strict=True) if s is None]
+        return [j for j, s in zip(unique, seen, strict=True) if s is None]
 
     def _queue_writes(self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob]) -> None:
         k, ttl = self.keys, self._retention

@@ -268,9 +268,19 @@ class SqliteStore:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
         ws = await self._write(lambda: self._load(fps, keys))
-        result = fn(ws, entries)
+        live = await self._write(lambda: self._still_pending([int(e.entry_id) for e in entries]))
+        result = fn(ws, [e for e in entries if int(e.entry_id) in live])
         await self._commit_entries(ws, [e.entry_id for e in entries])
         return result
+
+    def _still_pending(self, ids: list[int]) -> set[int]:
+        """Entries still in the intake: a committed entry is gone and must not apply again."""
+        assert self._wconn is not None
+        live: set[int] = set()
+        for chunk in _chunks([str(i) for i in ids]):
+            q = f"SELECT id FROM intake WHERE id IN ({_marks(len(chunk))})"
+            live.update(i for (i,) in self._wconn.execute(q, chunk))
+        return live
 
     def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
         conn = self._wconn

@@ -1,0 +1,167 @@
+"""The store contract, run on every store kind: what the pipeline relies on, at the protocol level."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+from support import fixture_body
+
+from daemon.config_loader import load_settings
+from daemon.metrics import build_metrics
+from daemon.models import IncidentStatus, OutboxJob
+from daemon.pipeline import Pipeline
+from daemon.settings import Settings
+from daemon.sources.alertmanager import parse
+from daemon.store import Store, build_store
+from daemon.store.base import IntakeEntry
+from daemon.workset import WorkSet
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], store_config: dict[str, Any]) -> Settings:
+    """Test settings on the parametrized store."""
+    return make_settings(store=store_config)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """An opened store of the parametrized kind."""
+    s = build_store(settings.store)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def _notification(name: str, at: float = 1_800_000_000.0) -> Any:
+    return parse(fixture_body(name), at).notification
+
+
+async def test_append_take_commit_acknowledges(store: Store, settings: Settings) -> None:
+    """Appended entries are taken in order, and a committed batch leaves the backlog."""
+    await store.append(_notification("firing_grouped"))
+    await store.append(_notification("truncated"))
+    assert store.backlog() == 4
+    entries = await store.take(1000)
+    assert [len(e.notification.alerts) for e in entries] == [2, 2]
+    pipeline = Pipeline(store, settings, build_metrics())
+
+    def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> int:
+        pipeline.process(ws, [e.notification for e in pending])
+        return len(pending)
+
+    fps = [a.fingerprint for e in entries for a in e.notification.alerts]
+    keys = [pipeline.grouper.group_of(a.labels).key for e in entries for a in e.notification.alerts]
+    assert await store.process_batch(entries, fps, keys, apply) == 2
+    assert store.backlog() == 0
+    assert await store.take(1000) == []
+    incidents = await store.list_incidents(None, 10)
+    assert len(incidents) == 2
+    assert await store.list_incidents(IncidentStatus.RESOLVED, 10) == []
+
+
+async def test_uncommitted_entries_survive_a_reopen(settings: Settings) -> None:
+    """Entries taken but never committed (a crash) are processed by the next process, once."""
+    first = build_store(settings.store)
+    await first.open()
+    await first.append(_notification("firing_grouped"))
+    taken = await first.take(1000)
+    assert len(taken) == 1
+    await first.close()  # "crash": no commit
+
+    second = build_store(settings.store)
+    if settings.store.kind == "redis":
+        # Another replica reclaims it once the first consumer has been idle for claim_idle.
+        second = build_store(settings.store.model_copy(update={"claim_idle": 0.0}))
+    await second.open()
+    try:
+        pipeline = Pipeline(second, settings, build_metrics())
+        assert await pipeline.drain(10) == 0
+        [incident] = await second.list_incidents(None, 10)
+        assert incident.alert_count == 2
+        assert await second.take(1000) == []
+        detail = await second.get_incident(incident.id)
+        assert detail is not None
+        assert [a["count"] for a in detail.alerts] == [1, 1]
+    finally:
+        await second.close()
+
+
+async def test_a_committed_entry_is_never_applied_twice(settings: Settings) -> None:
+    """If two workers hold the same entry (a slow one and its reclaimer), only one applies it."""
+    a = build_store(settings.store)
+    await a.open()
+    try:
+        await a.append(_notification("firing_grouped"))
+        entries = await a.take(1000)
+        calls: list[int] = []
+
+        def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+            calls.append(len(pending))
+            pipeline.process(ws, [e.notification for e in pending])
+
+        pipeline = Pipeline(a, settings, build_metrics())
+        fps = [x.fingerprint for x in entries[0].notification.alerts]
+        keys = [pipeline.grouper.group_of(x.labels).key for x in entries[0].notification.alerts]
+        await a.process_batch(entries, fps, keys, apply)
+        await a.process_batch(entries, fps, keys, apply)  # the same entries again
+        assert calls == [1, 0]  # the second time, the entry was known to be committed
+        [incident] = await a.list_incidents(None, 10)
+        detail = await a.get_incident(incident.id)
+        assert detail is not None
+        assert a.backlog() == 0
+        assert [x["count"] for x in detail.alerts] == [1, 1]
+    finally:
+        await a.close()
+
+
+async def test_outbox_enqueues_each_key_once(store: Store) -> None:
+    """Outbox jobs commit with the work that caused them; a repeated key is stored once."""
+
+    def enqueue(ws: WorkSet) -> None:
+        for action in ("open", "open", "resolve"):
+            ws.enqueue(OutboxJob(f"inc_x:jira:{action}", "inc_x", "jira", action, 1.0))
+
+    await store.update_incident("inc_x", enqueue)
+    await store.update_incident("inc_x", enqueue)
+    jobs = await store.list_outbox(10)
+    assert [j.idempotency_key for j in jobs] == ["inc_x:jira:open", "inc_x:jira:resolve"]
+
+
+async def test_update_incident_aborts_without_writing(store: Store, settings: Settings) -> None:
+    """An action that raises writes nothing."""
+    from daemon.errors import NotFound
+
+    pipeline = Pipeline(store, settings, build_metrics())
+    with pytest.raises(NotFound):
+        await pipeline.acknowledge("inc_missing", "alice")
+    assert await store.list_incidents(None, 10) == []
+
+
+def test_redis_url_and_password_settings(tmp_path: Any) -> None:
+    """redis://, rediss:// and unix:// URLs load; others and two password origins are refused."""
+    from pathlib import Path
+
+    from daemon.errors import ConfigError
+
+    def load(store: dict[str, Any]) -> Settings:
+        path = Path(tmp_path) / "c.yaml"
+        import yaml
+
+        path.write_text(yaml.safe_dump({"store": store}))
+        return load_settings(path)
+
+    for url in ("redis://h:6379/0", "rediss://user:pw@h:6380/1", "unix:///run/redis.sock"):
+        assert load({"kind": "redis", "url": url}).store.kind == "redis"
+    with pytest.raises(ConfigError, match="url must start with"):
+        load({"kind": "redis", "url": "http://h"})
+    secret = Path(tmp_path) / "pw"
+    secret.write_text("hunter2\n")
+    s = load({"kind": "redis", "password_file": str(secret)})
+    assert s.store.kind == "redis"
+    assert s.store.password is not None
+    assert s.store.password.get_secret_value() == "hunter2"
+    with pytest.raises(ConfigError) as info:
+        load({"kind": "redis", "url": "redis://:topsecret@h/0", "port": 1})
+    assert "topsecret" not in str(info.value)
