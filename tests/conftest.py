@@ -100,9 +100,7 @@ def redis_prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def store_config(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str
-) -> dict[str, Any]:
+def store_config(request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str) -> dict[str, Any]:
     """The ``store`` section for each store kind: every test using it runs on both."""
     if request.param == "sqlite":
         return {"kind": "sqlite", "path": str(tmp_path / "triaged.db"), "synchronous": "normal"}

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 from aiohttp import web
 
@@ -158,9 +159,21 @@ class RedisServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         args = [
             shutil.which("redis-server") or "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "always", "--protected-mode", "no", *self.extra,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
+            "--protected-mode",
+            "no",
+            *self.extra,
         ]
         with (self.dir / "redis.log").open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
@@ -182,3 +195,73 @@ class RedisServer:
             self.proc.send_signal(sig)
             self.proc.wait(10)
             self.proc = None
+
+
+ALERTMANAGER_URL = "/api/v1/alerts/alertmanager"
+
+
+async def post_raw(http: aiohttp.ClientSession, d: DaemonProcess, body: bytes) -> int:
+    """Post a body; return the status (0 when the connection failed)."""
+    try:
+        async with http.post(
+            d.url + ALERTMANAGER_URL, data=body, headers={"Content-Type": "application/json"}
+        ) as resp:
+            await resp.read()
+            return resp.status
+    except (aiohttp.ClientError, OSError):
+        return 0
+
+
+async def drained(http: aiohttp.ClientSession, d: DaemonProcess, timeout: float = 20.0) -> None:
+    """Wait until the daemon's pipeline has processed everything accepted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with http.get(d.url + "/readyz") as resp:
+            if (await resp.json())["backlog"] == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("backlog did not drain\n" + d.logs())
+
+
+async def all_incidents(http: aiohttp.ClientSession, d: DaemonProcess) -> list[dict[str, Any]]:
+    """Every incident with its detail."""
+    async with http.get(d.url + "/api/v1/incidents", params={"limit": "1000"}) as resp:
+        listing = (await resp.json())["incidents"]
+    details = []
+    for incident in listing:
+        async with http.get(d.url + f"/api/v1/incidents/{incident['id']}") as resp:
+            details.append(await resp.json())
+    return details
+
+
+def group_body(group: int, size: int) -> bytes:
+    """An Alertmanager-shaped webhook: one group (alertname) of ``size`` firing alerts."""
+    alerts = []
+    for i in range(size):
+        labels = {
+            "alertname": f"Synthetic{group}",
+            "cluster": "test",
+            "instance": f"host-{i}",
+            "severity": "warning",
+        }
+        alerts.append(
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {},
+                "startsAt": "2026-11-26T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": "",
+            }
+        )
+    return json.dumps(
+        {
+            "version": "4",
+            "status": "firing",
+            "receiver": "r",
+            "groupKey": f"g{group}",
+            "truncatedAlerts": 0,
+            "alerts": alerts,
+        }
+    ).encode()

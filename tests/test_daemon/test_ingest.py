@@ -11,8 +11,8 @@ from support import fixture_body, fixture_raw, settle
 
 from daemon.app import create_app
 from daemon.keys import SETTINGS, STORE
-from daemon.store import build_store
 from daemon.settings import Settings
+from daemon.store import build_store
 
 URL = "/api/v1/alerts/alertmanager"
 

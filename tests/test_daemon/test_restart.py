@@ -8,44 +8,9 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
-from support import DaemonProcess, fixture_raw
-
-URL = "/api/v1/alerts/alertmanager"
-
-
-async def post_raw(http: aiohttp.ClientSession, d: DaemonProcess, body: bytes) -> int:
-    """Post a body; return the status (0 when the connection failed)."""
-    try:
-        async with http.post(d.url + URL, data=body, headers={"Content-Type": "application/json"}) as resp:
-            await resp.read()
-            return resp.status
-    except (aiohttp.ClientError, OSError):
-        return 0
-
-
-async def drained(http: aiohttp.ClientSession, d: DaemonProcess, timeout: float = 20.0) -> None:
-    """Wait until the daemon's pipeline has processed everything accepted."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with http.get(d.url + "/readyz") as resp:
-            if (await resp.json())["backlog"] == 0:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("backlog did not drain\n" + d.logs())
-
-
-async def all_incidents(http: aiohttp.ClientSession, d: DaemonProcess) -> list[dict[str, Any]]:
-    """Every incident with its detail."""
-    async with http.get(d.url + "/api/v1/incidents", params={"limit": "1000"}) as resp:
-        listing = (await resp.json())["incidents"]
-    details = []
-    for incident in listing:
-        async with http.get(d.url + f"/api/v1/incidents/{incident['id']}") as resp:
-            details.append(await resp.json())
-    return details
+from support import DaemonProcess, all_incidents, drained, fixture_raw, group_body, post_raw
 
 
 async def test_sigterm_restart_between_posts(
@@ -72,39 +37,6 @@ async def test_sigterm_restart_between_posts(
     assert [e["kind"] for e in incident["timeline"]].count("opened") == 1
 
 
-def _group_body(group: int, size: int) -> bytes:
-    """An Alertmanager-shaped webhook: one group (alertname) of ``size`` firing alerts."""
-    alerts = []
-    for i in range(size):
-        labels = {
-            "alertname": f"Synthetic{group}",
-            "cluster": "test",
-            "instance": f"host-{i}",
-            "severity": "warning",
-        }
-        alerts.append(
-            {
-                "status": "firing",
-                "labels": labels,
-                "annotations": {},
-                "startsAt": "2026-11-26T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": "",
-            }
-        )
-    return json.dumps(
-        {
-            "version": "4",
-            "status": "firing",
-            "receiver": "r",
-            "groupKey": f"g{group}",
-            "truncatedAlerts": 0,
-            "alerts": alerts,
-        }
-    ).encode()
-
-
 async def test_kill_9_mid_stream_loses_and_doubles_nothing(
     daemon_factory: Callable[..., DaemonProcess], http: aiohttp.ClientSession
 ) -> None:
@@ -126,7 +58,7 @@ async def test_kill_9_mid_stream_loses_and_doubles_nothing(
         async def sender(batch: list[int]) -> None:
             nonlocal refused
             for g in batch:
-                if await post_raw(http, d, _group_body(g, size)) == 202:
+                if await post_raw(http, d, group_body(g, size)) == 202:
                     acked.add(g)
                 else:
                     refused += 1
@@ -149,7 +81,7 @@ async def test_kill_9_mid_stream_loses_and_doubles_nothing(
     # The sender retries everything not acknowledged, and repeats some acknowledged ones.
     for g in range(groups):
         if g not in acked or rng.random() < 0.2:
-            assert await post_raw(http, d, _group_body(g, size)) == 202
+            assert await post_raw(http, d, group_body(g, size)) == 202
     await drained(http, d)
     incidents = await all_incidents(http, d)
     titles = sorted(i["title"] for i in incidents)
@@ -165,7 +97,7 @@ async def test_sigterm_drains_the_intake(
 ) -> None:
     """SIGTERM right after a burst: the daemon exits 0 having processed everything accepted."""
     d = daemon_factory()
-    statuses = await asyncio.gather(*(post_raw(http, d, _group_body(g, 20)) for g in range(60)))
+    statuses = await asyncio.gather(*(post_raw(http, d, group_body(g, 20)) for g in range(60)))
     assert statuses == [202] * 60
     assert d.stop(signal.SIGTERM) == 0
     stopped = [json.loads(line) for line in d.logs().splitlines() if '"pipeline_stopped"' in line]
