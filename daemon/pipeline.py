@@ -52,11 +52,17 @@ class Pipeline:
             try:
                 done = await self.step()
                 failures = 0
-            except StoreUnavailable as err:
-                self.metrics.pipeline_errors.labels(error="store_unavailable").inc()
+            except Exception as err:
+                # The batch stays in the intake and is retried after a pause; a bug must
+                # not kill the worker (that would stop all processing silently).
+                kind = "store_unavailable" if isinstance(err, StoreUnavailable) else "internal"
+                self.metrics.pipeline_errors.labels(error=kind).inc()
                 delay = ERROR_BACKOFF_SECONDS[min(failures, len(ERROR_BACKOFF_SECONDS) - 1)]
                 failures += 1
-                log.warning("pipeline_step_failed", error=str(err), retry_in=delay)
+                if kind == "internal":
+                    log.exception("pipeline_step_crashed", retry_in=delay)
+                else:
+                    log.warning("pipeline_step_failed", error=str(err), retry_in=delay)
                 await _sleep_unless(stop, delay)
                 continue
             if done == 0:
