@@ -20,7 +20,7 @@ from daemon.errors import Conflict, NotFound, StoreUnavailable
 from daemon.metrics import Metrics
 from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
 from daemon.settings import Settings
-from daemon.stages.correlate import Correlator, Grouper
+from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.score import priority_of
 from daemon.store.base import IntakeEntry, Store
@@ -129,6 +129,8 @@ class Pipeline:
         """Apply every alert of every notification to ``ws`` in arrival order."""
         t0 = time.perf_counter()
         outcomes: Counter[str] = Counter()
+        # Same fingerprint, same labels, same group: compute it once per batch.
+        groupings: dict[str, Grouping] = {}
         for notification in notifications:
             touched: dict[str, Incident] = {}
             for alert in notification.alerts:
@@ -140,7 +142,9 @@ class Pipeline:
                     continue
                 state = next_state(prev, alert, transition)
                 ws.put_alert(state)
-                grouping = self.grouper.group_of(alert.labels)
+                grouping = groupings.get(alert.fingerprint)
+                if grouping is None:
+                    grouping = groupings[alert.fingerprint] = self.grouper.group_of(alert.labels)
                 priority = priority_of(alert.labels, self.settings.priority)
                 incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
                 if incident is not None:

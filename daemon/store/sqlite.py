@@ -301,14 +301,16 @@ class SqliteStore:
             for (doc,) in conn.execute(q, chunk):
                 incident = codec.decode_incident(doc)
                 ws.incidents[incident.id] = incident
-        pairs = [(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id]
-        for incident_id, fp in pairs:
-            row = conn.execute(
-                "SELECT doc FROM incident_alerts WHERE incident_id = ? AND fingerprint = ?",
-                (incident_id, fp),
-            ).fetchone()
-            if row is not None:
-                ws.members[(incident_id, fp)] = codec.decode_member(row[0])
+        wanted_pairs = {(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id}
+        member_fps = sorted({fp for _, fp in wanted_pairs})
+        for chunk in _chunks(member_fps):
+            q = (
+                "SELECT incident_id, fingerprint, doc FROM incident_alerts "
+                f"WHERE fingerprint IN ({_marks(len(chunk))})"
+            )
+            for incident_id, fp, doc in conn.execute(q, chunk):
+                if (incident_id, fp) in wanted_pairs:
+                    ws.members[(incident_id, fp)] = codec.decode_member(doc)
         return ws
 
     async def _commit_entries(self, ws: WorkSet, done: Sequence[str]) -> None:
