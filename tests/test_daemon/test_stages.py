@@ -1,0 +1,157 @@
+"""The pure parts of the pipeline: transitions, grouping, matchers, priority and config units."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.matchers import parse_matcher
+from daemon.models import Alert, AlertStatus
+from daemon.settings import CorrelationSettings, GroupRoute, PrioritySettings
+from daemon.stages.correlate import Grouper
+from daemon.stages.dedupe import Transition, classify, next_state
+from daemon.stages.score import priority_of
+from daemon.timeparse import parse_rfc3339
+from daemon.units import parse_duration, parse_size
+
+LABELS = {"alertname": "DiskFull", "cluster": "prod", "instance": "db-1", "severity": "critical"}
+
+
+def alert(
+    status: str = "firing",
+    starts: float | None = 100.0,
+    at: float = 1000.0,
+    annotations: dict[str, str] | None = None,
+) -> Alert:
+    """An alert of the one fingerprint these tests follow."""
+    return Alert(
+        "fp",
+        "alertmanager",
+        AlertStatus(status),
+        LABELS,
+        annotations or {},
+        starts,
+        None if status == "firing" else starts and starts + 10,
+        "",
+        at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "incoming", "expected"),
+    [
+        ([], alert(), Transition.FIRST),
+        ([], alert("resolved"), Transition.RESOLVE_UNKNOWN),
+        ([alert()], alert(), Transition.REPEAT),
+        ([alert()], alert(annotations={"summary": "new"}), Transition.UPDATE),
+        ([alert()], alert("resolved"), Transition.RESOLVE),
+        ([alert(), alert("resolved")], alert("resolved"), Transition.RESOLVE_REPEAT),
+        ([alert(), alert("resolved")], alert(starts=200.0), Transition.REFIRE),
+        ([alert(), alert("resolved")], alert(), Transition.STALE),  # late retry of the old firing
+        ([alert(starts=200.0)], alert(starts=100.0), Transition.STALE),  # older occurrence
+        ([alert(), alert("resolved")], alert(starts=None), Transition.REFIRE),
+    ],
+)
+def test_transitions(history: list[Alert], incoming: Alert, expected: Transition) -> None:
+    """Each notification is classified from what was known before it."""
+    state = None
+    for earlier in history:
+        state = next_state(state, earlier, classify(state, earlier))
+    assert classify(state, incoming) is expected
+
+
+def test_counts_follow_transitions() -> None:
+    """receive_count counts every notification; fire_count counts occurrences."""
+    state = None
+    for a in (alert(), alert(), alert("resolved"), alert(starts=500.0), alert(starts=100.0)):
+        state = next_state(state, a, classify(state, a))
+    assert state is not None
+    assert (state.receive_count, state.fire_count, state.starts_at) == (4, 2, 500.0)
+
+
+def test_grouping_routes_first_match_and_all_labels() -> None:
+    """The first matching route picks group_by; '...' groups by every label."""
+    settings = CorrelationSettings(
+        group_by=["alertname"],
+        routes=[
+            GroupRoute(matchers=['severity=~"crit.*"', 'cluster!="dev"'], group_by=["cluster"]),
+            GroupRoute(matchers=['cluster="prod"'], group_by=["..."]),
+        ],
+    )
+    g = Grouper(settings)
+    assert g.group_of(LABELS).key == 'route0:{cluster="prod"}'
+    warn = {**LABELS, "severity": "warning"}
+    assert g.group_of(warn).all_labels
+    assert g.group_of(warn).key.startswith('route1:{alertname="DiskFull",cluster="prod"')
+    dev = {"alertname": "X", "cluster": "dev"}
+    assert g.group_of(dev).key == 'default:{alertname="X"}'
+    assert g.group_of({"cluster": "dev"}).labels == {"alertname": ""}  # missing label: empty
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "hit"),
+    [
+        ('team="a"', {"team": "a"}, True),
+        ("team=a", {"team": "b"}, False),
+        ('team!="a"', {}, True),
+        ('team=~"a|b"', {"team": "b"}, True),
+        ('team=~"a"', {"team": "ab"}, False),  # anchored, as in Alertmanager
+        ('team!~"a.*"', {"team": "xyz"}, True),
+        ('team=""', {}, True),  # a missing label equals the empty string
+        ('msg="say \\"hi\\""', {"msg": 'say "hi"'}, True),
+    ],
+)
+def test_matchers(text: str, labels: dict[str, str], hit: bool) -> None:
+    """Alertmanager matcher semantics."""
+    assert parse_matcher(text).matches(labels) is hit
+
+
+@pytest.mark.parametrize("text", ["team", 'team=~"("', "9x=1", 'a="b" c'])
+def test_bad_matchers_say_what_was_expected(text: str) -> None:
+    """A bad matcher is a ValueError naming the expected form or the regex problem."""
+    with pytest.raises(ValueError, match="matcher"):
+        parse_matcher(text)
+
+
+def test_priority_from_severity() -> None:
+    """Mapped, unmapped and missing severities, each with a reason."""
+    s = PrioritySettings()
+    assert priority_of({"severity": "Critical"}, s) == ("P1", "severity=Critical -> P1")
+    assert priority_of({"severity": "weird"}, s)[0] == "P3"
+    assert "not in priority.map" in priority_of({"severity": "weird"}, s)[1]
+    assert priority_of({}, s) == ("P3", "no severity label: default P3")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("2d", 172800), (7, 7)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    """Prometheus-style durations."""
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "5 minutes", "m5", "-1s", True, -3, None, "1h30"])
+def test_bad_durations(bad: object) -> None:
+    """Anything else is refused with the expected form."""
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_sizes() -> None:
+    """Byte sizes with binary and decimal units; zero and junk refused."""
+    assert parse_size("1MiB") == 1048576
+    assert parse_size("2 KB") == 2000
+    assert parse_size(10) == 10
+    for bad in ("0", "1TB", "lots", 0, 1.5):
+        with pytest.raises(ValueError, match="size"):
+            parse_size(bad)
+
+
+def test_timestamps() -> None:
+    """RFC 3339 with nanoseconds and offsets; Go's zero time is 'none'; junk is refused."""
+    assert parse_rfc3339("0001-01-01T00:00:00Z") is None
+    assert parse_rfc3339("1970-01-01T00:00:01Z") == 1.0
+    assert parse_rfc3339("1970-01-01T01:00:01+01:00") == 1.0
+    assert parse_rfc3339("1970-01-01T00:00:01") == 1.0  # no offset: UTC
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_rfc3339("tuesday")
