@@ -52,7 +52,7 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     """Start real daemon processes on fresh ports; all are killed at the end of the test."""
     started: list[DaemonProcess] = []
 
-    def start(extra: dict[str, Any] | None = None, name: str = "d") -> DaemonProcess:
+    def start(extra: dict[str, Any] | None = None, name: str = "d", probe: str = "/readyz") -> DaemonProcess:
         data = {
             "store": {"path": str(tmp_path / f"{name}.db"), "synchronous": "normal"},
             "logging": {"level": "info", "format": "json"},
@@ -61,8 +61,8 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
         }
         config = write_config(tmp_path / f"{name}.yaml", data)
         d = DaemonProcess(config, free_port(), tmp_path / f"{name}.log")
-        d.start()
         started.append(d)
+        d.start(probe=probe)
         return d
 
     yield start

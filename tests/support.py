@@ -94,8 +94,8 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start and wait for /readyz."""
+    def start(self, timeout: float = 20.0, probe: str = "/readyz") -> None:
+        """Start and wait until ``probe`` answers 200."""
         import urllib.request
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -118,7 +118,7 @@ class DaemonProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.logs()}")
             try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                with urllib.request.urlopen(self.url + probe, timeout=1) as resp:
                     if resp.status == 200:
                         return
             except OSError:

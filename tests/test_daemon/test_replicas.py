@@ -206,3 +206,28 @@ def test_fixture_list_is_current() -> None:
     """Every firing capture named above exists (the race test is not silently smaller)."""
     for name in FIRING_CAPTURES:
         assert any(a["status"] == "firing" for a in fixture_body(name)["alerts"]), name
+
+
+async def test_redis_down_at_start_then_up(
+    daemon_factory: Callable[..., DaemonProcess], http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """A daemon started while Redis is down runs, is not ready, answers 503; then recovers alone."""
+    server = RedisServer(tmp_path / "late-redis")
+    d = daemon_factory(redis_store(server, "late"), name="late", probe="/healthz")
+    async with http.get(d.url + "/readyz") as resp:
+        assert resp.status == 503
+    status = await post_raw(http, d, fixture_raw("firing_grouped"))
+    assert status == 503
+    server.start()
+    try:
+        for _ in range(200):
+            async with http.get(d.url + "/readyz") as resp:
+                if resp.status == 200:
+                    break
+            await asyncio.sleep(0.05)
+        assert await post_raw(http, d, fixture_raw("firing_grouped")) == 202
+        await drained(http, d)
+        [incident] = await all_incidents(http, d)
+        assert incident["alert_count"] == 2
+    finally:
+        server.stop()
