@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from daemon.errors import NotFound, PayloadError
+from daemon.errors import NotFound, PayloadError, StoreUnavailable
 from daemon.keys import PIPELINE, STOPPING, STORE, WORKER
 from daemon.models import Incident, IncidentStatus
 
@@ -82,6 +82,13 @@ async def resolve(request: web.Request) -> web.Response:
     return _incident_response(incident)
 
 
+async def _backlog(request: web.Request) -> int | None:
+    try:
+        return await request.app[STORE].backlog_now()
+    except StoreUnavailable:
+        return None
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers. Restart it only if this fails."""
     return _json({"status": "ok"})
@@ -99,7 +106,7 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("pipeline not running")
     body: dict[str, Any] = {
         "status": "ready" if not problems else "not ready",
-        "backlog": request.app[STORE].backlog(),
+        "backlog": await _backlog(request),
     }
     if problems:
         body["problems"] = problems

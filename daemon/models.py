@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from daemon.timeparse import iso
+
 
 class AlertStatus(StrEnum):
     """What the sender says of the alert."""
@@ -140,8 +142,12 @@ class TimelineEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """A plain mapping for storage and the API."""
+        """The stored shape (times as Unix seconds)."""
         return {"at": self.at, "kind": self.kind, "actor": self.actor, "detail": self.detail}
+
+    def view(self) -> dict[str, Any]:
+        """The API shape (time as RFC 3339)."""
+        return {"at": iso(self.at), "kind": self.kind, "actor": self.actor, "detail": self.detail}
 
 
 @dataclass(slots=True)
@@ -178,7 +184,14 @@ class Incident:
     external: dict[str, Any] = field(default_factory=dict)
 
     def summary_json(self) -> dict[str, Any]:
-        """The list-view shape of the API."""
+        """The list-view shape of the API: times as RFC 3339 strings."""
+        body = self.to_record()
+        for key in ("opened_at", "last_seen", "acknowledged_at", "resolved_at"):
+            body[key] = iso(body[key])
+        return body
+
+    def to_record(self) -> dict[str, Any]:
+        """Every field, times as Unix seconds: the stored shape (``Incident(**record)``)."""
         return {
             "id": self.id,
             "title": self.title,

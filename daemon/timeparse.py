@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 def parse_rfc3339(value: str) -> float | None:
@@ -18,7 +18,12 @@ def parse_rfc3339(value: str) -> float | None:
     except ValueError:
         raise ValueError(f"expected an RFC 3339 timestamp, got {value!r}") from None
     if parsed.tzinfo is None:
-        from datetime import UTC
-
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def iso(ts: float | None) -> str | None:
+    """Unix seconds as RFC 3339 UTC with milliseconds, for people and the API (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

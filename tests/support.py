@@ -66,7 +66,7 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
 async def settle(app: web.Application, timeout: float = 10.0) -> None:
     """Wait until the pipeline has committed everything accepted so far."""
     deadline = time.monotonic() + timeout
-    while app[STORE].backlog() > 0:
+    while await app[STORE].backlog_now() > 0:
         if time.monotonic() > deadline:
             raise AssertionError(f"pipeline did not drain: backlog {app[STORE].backlog()}")
         await asyncio.sleep(0.01)

@@ -39,7 +39,7 @@ class IncidentDetail:
         body = self.incident.summary_json()
         body["fingerprints"] = [a["fingerprint"] for a in self.alerts]
         body["alerts"] = self.alerts
-        body["timeline"] = [e.to_json() for e in self.timeline]
+        body["timeline"] = [e.view() for e in self.timeline]
         return body
 
 
@@ -60,6 +60,9 @@ class Store(Protocol):
 
     def backlog(self) -> int:
         """Alerts accepted but not yet processed (cheap: read on every ingest)."""
+
+    async def backlog_now(self) -> int:
+        """The exact backlog (may ask the server); for /readyz and tests, not the hot path."""
 
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """Pending entries not yet handed out, oldest first, about ``max_alerts`` alerts."""

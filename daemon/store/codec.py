@@ -16,6 +16,7 @@ from daemon.models import (
     OutboxJob,
     TimelineEvent,
 )
+from daemon.timeparse import iso
 
 
 def dump(value: Any) -> bytes:
@@ -63,11 +64,11 @@ def decode_alert_state(raw: bytes) -> AlertState:
 
 def encode_incident(i: Incident) -> bytes:
     """An incident's fields (members and timeline are stored apart, to grow linearly)."""
-    return dump(i.summary_json())
+    return dump(i.to_record())
 
 
 def decode_incident(raw: bytes) -> Incident:
-    """The inverse of ``encode_incident``: the API's summary shape holds every field."""
+    """The inverse of ``encode_incident``."""
     d = orjson.loads(raw)
     d["status"] = IncidentStatus(d["status"])
     return Incident(**d)
@@ -111,8 +112,8 @@ def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any
         "fingerprint": member.fingerprint,
         "status": member.status.value,
         "count": member.count,
-        "first_seen": member.first_seen,
-        "last_seen": member.last_seen,
+        "first_seen": iso(member.first_seen),
+        "last_seen": iso(member.last_seen),
         "alertname": member.alertname,
     }
     if state is not None:
@@ -120,8 +121,8 @@ def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any
             {
                 "labels": state.labels,
                 "annotations": state.annotations,
-                "starts_at": state.starts_at,
-                "ends_at": state.ends_at,
+                "starts_at": iso(state.starts_at),
+                "ends_at": iso(state.ends_at),
                 "generator_url": state.generator_url,
                 "source": state.source,
             }

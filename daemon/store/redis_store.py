@@ -60,6 +60,7 @@ class RedisStore:
         self.consumer = consumer or _consumer_name()
         self._client: aioredis.Redis | None = None
         self._backlog = 0
+        self._backlog_seq = 0
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
@@ -141,11 +142,19 @@ class RedisStore:
         return True
 
     async def _refresh_backlog(self) -> None:
+        seq = self._backlog_seq
         try:
             raw = await self.client.get(self.keys.backlog)
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
-        self._backlog = int(raw or 0)
+        # A local append or commit that finished while the GET was in flight knows better:
+        # do not overwrite its newer value with an older reading.
+        if seq == self._backlog_seq:
+            self._backlog = int(raw or 0)
+
+    def _set_backlog(self, value: int) -> None:
+        self._backlog = max(0, value)
+        self._backlog_seq += 1
 
     # -- intake ------------------------------------------------------------------------
 
@@ -160,12 +169,20 @@ class RedisStore:
                 _, backlog = await pipe.execute()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
-        self._backlog = int(backlog)
+        self._set_backlog(int(backlog))
         self._wakeup.set()
 
     def backlog(self) -> int:
         """Alerts accepted by any replica and not yet committed (refreshed every 0.2 s)."""
         return self._backlog
+
+    async def backlog_now(self) -> int:
+        """The exact shared backlog, read from Redis now."""
+        try:
+            raw = await self.client.get(self.keys.backlog)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return int(raw or 0)
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake on a local append, or poll soon: other replicas' appends are not signalled."""
@@ -280,8 +297,9 @@ class RedisStore:
             n_done = sum(e.size for e in pending)
             if n_done:
                 pipe.decrby(k.backlog, n_done)
-            await pipe.execute()
-        self._backlog = max(0, self._backlog - n_done)
+            replies = await pipe.execute()
+        if n_done:
+            self._set_backlog(int(replies[-1]))
         return result
 
     async def _load_incidents(self, pipe: Any, ws: WorkSet) -> None:

@@ -224,6 +224,10 @@ class SqliteStore:
         """Alerts accepted and not yet committed by the pipeline."""
         return self._backlog
 
+    async def backlog_now(self) -> int:
+        """Exact already: this process is the only writer."""
+        return self._backlog
+
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake when an append commits (or after ``timeout``)."""
         if not self._wakeup.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -30,7 +31,9 @@ async def test_acknowledge_then_resolve_by_hand(client: TestClient[Any, Any]) ->
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "acknowledged"
-    assert body["acknowledged_at"] is not None
+    # Times are RFC 3339 in UTC for people reading the API at 3 a.m., not Unix seconds.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["acknowledged_at"])
+    assert body["opened_at"] <= body["acknowledged_at"]
     again = await client.post(f"/api/v1/incidents/{incident_id}/ack")
     assert (await again.json())["acknowledged_at"] == body["acknowledged_at"]  # idempotent
 
