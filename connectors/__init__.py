@@ -1,1 +1,18 @@
-"""Downstream trackers (built in their own issue; nothing here imports daemon)."""
+"""Downstream trackers: one module and one class each, registered here by config name.
+
+Nothing here imports ``daemon``; the daemon maps incidents onto ``IncidentRequest``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import Connector, ConnectorConfig, IncidentRef, IncidentRequest
+from connectors.webhook import WebhookConnector
+
+# Explicit on purpose: no discovery by naming convention (conventions.md, 5).
+CONNECTORS: dict[str, Any] = {
+    "webhook": WebhookConnector,
+}
+
+__all__ = ["CONNECTORS", "Connector", "ConnectorConfig", "IncidentRef", "IncidentRequest"]

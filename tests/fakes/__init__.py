@@ -1,0 +1,1 @@
+"""Local fake trackers (aiohttp apps) written from each vendor's documentation."""
