@@ -15,8 +15,14 @@ Why each key exists and how long it lives:
   ``events:{id}`` (list): an incident; expire ``retention`` after it resolves.
 - ``incidents`` and ``incidents:{status}`` (sorted sets by open time): listing indexes;
   ids of expired incidents are swept by housekeeping.
-- ``outbox`` (stream): deliveries to trackers; ``outbox:key:{idempotency key}``
-  (string, TTL) makes each (incident, connector, action) enqueue once.
+- ``outbox:job:{key}`` (hash, TTL once done): one delivery to a tracker, keyed by its
+  idempotency key (incident, connector, action, revision), so it is enqueued once;
+  ``outbox:q:{incident}|{connector}`` (list) keeps each tracker's jobs for an incident
+  in order; ``outbox:ready`` (sorted set of queues by due time) is what workers claim
+  (the claim bumps the score by a lease); ``outbox:all`` (sorted set) lists jobs.
+  A stream was the first idea, but per-incident order with delayed retries needs
+  queues with due times, which a stream does not have.
+- ``refs:{incident}`` (hash connector -> ticket reference): expires with the incident.
 """
 
 from __future__ import annotations
@@ -41,11 +47,6 @@ class RedisKeys:
     def backlog(self) -> str:
         """Alerts accepted and not yet committed."""
         return f"{self.prefix}:backlog"
-
-    @property
-    def outbox(self) -> str:
-        """The delivery stream."""
-        return f"{self.prefix}:outbox"
 
     def done(self, entry_id: str) -> str:
         """Marker of a committed intake entry."""
@@ -75,6 +76,24 @@ class RedisKeys:
         """Listing index, all or by status."""
         return f"{self.prefix}:incidents" if status is None else f"{self.prefix}:incidents:{status}"
 
-    def outbox_key(self, idempotency_key: str) -> str:
-        """Marker that a delivery job was enqueued."""
-        return f"{self.prefix}:outbox:key:{idempotency_key}"
+    def outbox_job(self, idempotency_key: str) -> str:
+        """One delivery job."""
+        return f"{self.prefix}:outbox:job:{idempotency_key}"
+
+    def outbox_queue(self, incident_id: str, connector: str) -> str:
+        """The ordered jobs of one incident in one tracker."""
+        return f"{self.prefix}:outbox:q:{incident_id}|{connector}"
+
+    @property
+    def outbox_ready(self) -> str:
+        """Queues by due time."""
+        return f"{self.prefix}:outbox:ready"
+
+    @property
+    def outbox_all(self) -> str:
+        """Every job by creation time (listing)."""
+        return f"{self.prefix}:outbox:all"
+
+    def refs(self, incident_id: str) -> str:
+        """An incident's tickets, per connector."""
+        return f"{self.prefix}:refs:{incident_id}"

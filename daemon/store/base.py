@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from connectors.base import IncidentRef
+from connectors.delivery import DeliveryJob
 from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.workset import WorkSet
 
@@ -94,6 +96,24 @@ class Store(Protocol):
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""
+
+    async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
+        """Due outbox jobs, at most the oldest pending one per (incident, connector), leased."""
+
+    async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
+        """Mark a job done; an ``open`` records ``ref`` as the incident's ticket."""
+
+    async def retry_delivery(self, job: DeliveryJob, delay: float, error: str) -> None:
+        """Count an attempt and make the job due again after ``delay`` seconds."""
+
+    async def dead_letter(self, job: DeliveryJob, error: str) -> None:
+        """Park a job: no more automatic attempts."""
+
+    async def list_deliveries(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Outbox jobs for the API, newest first."""
+
+    async def retry_dead_letter(self, job_id: str) -> bool:
+        """Make a dead letter pending again; False when there is no such dead letter."""
 
     async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
         """Load one incident (and its group's open pointer), let ``fn`` change it, commit.

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from connectors.base import AlertLine, IncidentRef, IncidentRequest
 from daemon.models import (
     AlertState,
     AlertStatus,
@@ -133,3 +134,57 @@ def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any
 def decode_outbox(raw: bytes) -> OutboxJob:
     """A stored delivery job."""
     return OutboxJob(**orjson.loads(raw))
+
+
+def request_to_json(req: IncidentRequest) -> dict[str, Any]:
+    """An outbox job's payload: the request as it was when the change happened."""
+    return {
+        "incident_id": req.incident_id,
+        "title": req.title,
+        "priority": req.priority,
+        "status": req.status,
+        "summary": req.summary,
+        "alerts": [
+            {
+                "fingerprint": a.fingerprint,
+                "alertname": a.alertname,
+                "status": a.status,
+                "summary": a.summary,
+                "labels": a.labels,
+                "generator_url": a.generator_url,
+            }
+            for a in req.alerts
+        ],
+        "group_labels": req.group_labels,
+        "team": req.team,
+        "url": req.url,
+        "note": req.note,
+        "reasons": list(req.reasons),
+    }
+
+
+def request_from_json(d: dict[str, Any]) -> IncidentRequest:
+    """The inverse of ``request_to_json``."""
+    return IncidentRequest(
+        incident_id=d["incident_id"],
+        title=d["title"],
+        priority=d["priority"],
+        status=d["status"],
+        summary=d["summary"],
+        alerts=tuple(AlertLine(**a) for a in d["alerts"]),
+        group_labels=d["group_labels"],
+        team=d["team"],
+        url=d["url"],
+        note=d["note"],
+        reasons=tuple(d["reasons"]),
+    )
+
+
+def ref_to_json(ref: IncidentRef) -> dict[str, Any]:
+    """A stored ticket reference."""
+    return {"key": ref.key, "url": ref.url, "extra": ref.extra}
+
+
+def ref_from_json(d: dict[str, Any]) -> IncidentRef:
+    """The inverse of ``ref_to_json``."""
+    return IncidentRef(key=d["key"], url=d.get("url", ""), extra=d.get("extra", {}))

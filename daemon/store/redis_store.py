@@ -28,12 +28,15 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError, WatchError
 
+from connectors.base import IncidentRef
+from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
 from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
+from daemon.store.redis_outbox import RedisOutbox
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
@@ -81,6 +84,7 @@ class RedisStore:
             health_check_interval=10,
             decode_responses=False,
         )
+        self.outbox = RedisOutbox(self._client, self.keys, self._retention)
         with contextlib.suppress(StoreUnavailable):
             await self._ensure_group()
             await self._refresh_backlog()
@@ -333,9 +337,12 @@ class RedisStore:
         unique = list({j.idempotency_key: j for j in reversed(ws.outbox)}.values())[::-1]
         if not unique:
             return []
-        marker_keys = [self.keys.outbox_key(j.idempotency_key) for j in unique]
+        marker_keys = [self.keys.outbox_job(j.idempotency_key) for j in unique]
         await pipe.watch(*marker_keys)
-        seen = await self.client.mget(marker_keys)
+        reader = self.client.pipeline(transaction=False)
+        for key in marker_keys:
+            reader.exists(key)
+        seen = [n or None for n in await reader.execute()]
         return [j for j, s in zip(unique, seen, strict=True) if s is None]
 
     def _queue_writes(self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob]) -> None:
@@ -359,8 +366,7 @@ class RedisStore:
         for incident_id in ws.dirty_incidents:
             self._queue_expiry(pipe, ws.incidents[incident_id])
         for job in jobs:
-            pipe.set(k.outbox_key(job.idempotency_key), b"1", ex=ttl)
-            pipe.xadd(k.outbox, {"j": codec.dump(job.to_json())})
+            self.outbox.queue_enqueue(pipe, job)
 
     def _queue_incident(self, pipe: Any, incident: Incident) -> None:
         k = self.keys
@@ -375,7 +381,12 @@ class RedisStore:
     def _queue_expiry(self, pipe: Any, incident: Incident) -> None:
         """Resolved incidents expire after ``retention``; open ones are kept."""
         k = self.keys
-        for key in (k.incident(incident.id), k.members(incident.id), k.events(incident.id)):
+        for key in (
+            k.incident(incident.id),
+            k.members(incident.id),
+            k.events(incident.id),
+            k.refs(incident.id),
+        ):
             if incident.status is IncidentStatus.RESOLVED:
                 pipe.expire(key, self._retention)
             else:
@@ -450,15 +461,47 @@ class RedisStore:
                 states[s.fingerprint] = s
         alerts = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
         events = [codec.decode_event(e) for e in events_raw]
-        return IncidentDetail(codec.decode_incident(doc), alerts, events)
+        incident = codec.decode_incident(doc)
+        try:
+            external = await self.outbox.external_view(incident_id)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        for connector, view in external.items():
+            incident.external[connector] = {**incident.external.get(connector, {}), **view}
+        return IncidentDetail(incident, alerts, events)
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""
         try:
-            rows = await self.client.xrange(self.keys.outbox, count=limit)
+            keys = await self.client.zrange(self.keys.outbox_all, 0, limit - 1)
+            docs = [await self.client.hget(self.keys.outbox_job(k.decode()), "doc") for k in keys]
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
-        return [codec.decode_outbox(fields[b"j"]) for _, fields in rows]
+        return [codec.decode_outbox(d) for d in docs if d]
+
+    async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
+        """Due outbox jobs, in order per (incident, connector), leased (any replica)."""
+        return await self.outbox.claim(limit, lease)
+
+    async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
+        """Mark a job done (and remember the ticket of an open)."""
+        await self.outbox.finish(job, ref)
+
+    async def retry_delivery(self, job: DeliveryJob, delay: float, error: str) -> None:
+        """Reschedule a job after ``delay`` seconds."""
+        await self.outbox.retry(job, delay, error)
+
+    async def dead_letter(self, job: DeliveryJob, error: str) -> None:
+        """Park a job."""
+        await self.outbox.dead(job, error)
+
+    async def list_deliveries(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Outbox jobs for the API, newest first."""
+        return await self.outbox.listing(status, limit)
+
+    async def retry_dead_letter(self, job_id: str) -> bool:
+        """Make a dead letter pending again."""
+        return await self.outbox.requeue(job_id)
 
     # -- housekeeping ------------------------------------------------------------------
 

@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 
 import structlog
 
+from connectors.base import IncidentRef
+from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
 from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
-from daemon.store import codec
+from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
 from daemon.workset import WorkSet
 
@@ -67,7 +69,21 @@ CREATE INDEX IF NOT EXISTS incident_events_by_incident ON incident_events (incid
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     idempotency_key TEXT NOT NULL UNIQUE,
+    incident_id TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    next_at REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
     doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (status, incident_id, connector, id);
+CREATE TABLE IF NOT EXISTS refs (
+    incident_id TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    PRIMARY KEY (incident_id, connector)
 );
 """
 # SQLite's default limit on bound parameters is 32766 since 3.32; stay far below.
@@ -374,8 +390,8 @@ class SqliteStore:
         )
         # The UNIQUE key makes a second enqueue of the same delivery a no-op.
         conn.executemany(
-            "INSERT OR IGNORE INTO outbox (idempotency_key, doc) VALUES (?, ?)",
-            [(j.idempotency_key, codec.dump(j.to_json())) for j in ws.outbox],
+            "INSERT OR IGNORE INTO outbox (idempotency_key, incident_id, connector, doc) VALUES (?, ?, ?, ?)",
+            [(j.idempotency_key, j.incident_id, j.connector, codec.dump(j.to_json())) for j in ws.outbox],
         )
 
     # -- API reads ---------------------------------------------------------------------
@@ -431,10 +447,46 @@ class SqliteStore:
                     (incident_id,),
                 )
             ]
+            external = sqlite_outbox.external_view(conn, incident_id)
         finally:
             conn.execute("COMMIT")
         alerts: list[dict[str, Any]] = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
-        return IncidentDetail(codec.decode_incident(row[0]), alerts, events)
+        incident = codec.decode_incident(row[0])
+        for connector, view in external.items():
+            incident.external[connector] = {**incident.external.get(connector, {}), **view}
+        return IncidentDetail(incident, alerts, events)
+
+    async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
+        """Due outbox jobs, in order per (incident, connector), leased."""
+        return await self._write(lambda: sqlite_outbox.claim(self._conn(), limit, lease))
+
+    async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
+        """Mark a job done (and remember the ticket of an open)."""
+        await self._write(lambda: sqlite_outbox.finish(self._conn(), job, ref))
+
+    async def retry_delivery(self, job: DeliveryJob, delay: float, error: str) -> None:
+        """Reschedule a job after ``delay`` seconds."""
+        await self._write(lambda: sqlite_outbox.retry(self._conn(), job, delay, error))
+
+    async def dead_letter(self, job: DeliveryJob, error: str) -> None:
+        """Park a job."""
+        await self._write(lambda: sqlite_outbox.dead(self._conn(), job, error))
+
+    async def list_deliveries(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Outbox jobs for the API, newest first."""
+        return await self._read(lambda: sqlite_outbox.listing(self._rconn_(), status, limit))
+
+    async def retry_dead_letter(self, job_id: str) -> bool:
+        """Make a dead letter pending again; False if there is no such dead letter."""
+        return await self._write(lambda: sqlite_outbox.requeue(self._conn(), job_id))
+
+    def _conn(self) -> sqlite3.Connection:
+        assert self._wconn is not None
+        return self._wconn
+
+    def _rconn_(self) -> sqlite3.Connection:
+        assert self._rconn is not None
+        return self._rconn
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first (the delivery worker arrives with connectors)."""
