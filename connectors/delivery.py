@@ -38,6 +38,7 @@ from connectors.errors import ConnectorError, ConnectorRejected, ConnectorUnavai
 
 log = structlog.get_logger(__name__)
 ACTIONS = ("open", "update", "resolve")
+CIRCUIT_OPEN = "circuit open"  # the error text of a job held back without a call
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,7 @@ class DeliveryWorker:
         breaker = self.breaker(job.connector)
         now = time.monotonic()
         if not breaker.allows(now):
-            await self.outbox.retry_delivery(job, breaker.wait(now), "circuit open")
+            await self.outbox.retry_delivery(job, breaker.wait(now), CIRCUIT_OPEN)
             return
         t0 = time.perf_counter()
         try:

@@ -111,3 +111,26 @@ async def readyz(request: web.Request) -> web.Response:
     if problems:
         body["problems"] = problems
     return _json(body, status=200 if not problems else 503)
+
+
+DELIVERY_STATUSES = ("pending", "done", "dead")
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    """``GET /api/v1/deliveries[?status=pending|done|dead][&limit=N]``: the outbox, newest first."""
+    status = request.query.get("status")
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise PayloadError(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status!r}")
+    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise PayloadError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}")
+    jobs = await request.app[STORE].list_deliveries(status, int(raw_limit))
+    return _json({"deliveries": jobs})
+
+
+async def retry_delivery(request: web.Request) -> web.Response:
+    """``POST /api/v1/deliveries/{id}/retry``: a dead letter goes back to its queue, due now."""
+    job_id = request.match_info["id"]
+    if not await request.app[STORE].retry_dead_letter(job_id):
+        raise NotFound(f"no dead letter {job_id}")
+    return _json({"id": job_id, "status": "pending"})

@@ -13,6 +13,7 @@ from prometheus_client import ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from daemon import api, ingest
+from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
 from daemon.metrics import Metrics, build_metrics
@@ -52,6 +53,7 @@ def create_app(
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_worker_ctx)
+    app.cleanup_ctx.append(delivery_ctx)
     app.on_shutdown.append(_mark_stopping)
     _routes(app)
     return app
@@ -63,6 +65,8 @@ def _routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/incidents/{id}", api.get_incident)
     app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)
     app.router.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
+    app.router.add_get("/api/v1/deliveries", api.list_deliveries)
+    app.router.add_post("/api/v1/deliveries/{id}/retry", api.retry_delivery)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
     app.router.add_get("/metrics", make_aiohttp_handler(app[METRICS].registry))

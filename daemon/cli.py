@@ -68,7 +68,23 @@ def _settings(path: Path | None) -> Settings:
 def _check_config(path: Path) -> int:
     settings = _settings(path)
     print(f"{path}: OK (store {settings.store.kind}, listen {settings.listen})")
-    return EXIT_OK
+    if not settings.connectors:
+        return EXIT_OK
+    problems = asyncio.run(_connector_checks(settings))
+    for name, problem in problems.items():
+        kind = settings.connectors[name].kind
+        print(f"connector {name} ({kind}): {'OK' if problem is None else problem}")
+    return EXIT_FAILED if any(p is not None for p in problems.values()) else EXIT_OK
+
+
+async def _connector_checks(settings: Settings) -> dict[str, str | None]:
+    """Each tracker's healthcheck: credentials and permissions of the real write path."""
+    import aiohttp
+
+    from daemon.deliveries import build_connectors, healthchecks
+
+    async with aiohttp.ClientSession(headers={"User-Agent": "triaged"}) as session:
+        return await healthchecks(build_connectors(settings, session))
 
 
 def _serve(config: Path | None, listen: str | None) -> int:

@@ -82,7 +82,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         except yaml.YAMLError:
             value = raw
         # Tokens and secrets stay strings even when they look like numbers.
-        node[keys[-1]] = raw if keys[-1] in ("token", "password") else value
+        node[keys[-1]] = raw if any(w in keys[-1] for w in _SECRET_KEYS) else value
         origins[".".join(keys)] = name
     return origins
 
@@ -114,7 +114,7 @@ def _describe(err: ValidationError, origin: str, env_origins: Mapping[str, str])
     return problems
 
 
-_SECRET_KEYS = ("token", "password", "secret", "credentials")
+_SECRET_KEYS = ("token", "password", "secret", "credentials", "key", "webhook")
 
 
 def _redact(value: Any) -> Any:

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from connectors.delivery import DeliveryWorker
 from daemon.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.settings import Settings
@@ -17,3 +18,4 @@ METRICS = web.AppKey("metrics", Metrics)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 WORKER = web.AppKey("worker", asyncio.Task[None])
 STOPPING = web.AppKey("stopping", asyncio.Event)
+DELIVERY = web.AppKey("delivery", DeliveryWorker)

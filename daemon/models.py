@@ -182,6 +182,8 @@ class Incident:
     group_labels: dict[str, str] = field(default_factory=dict)
     team: str | None = None
     external: dict[str, Any] = field(default_factory=dict)
+    # Bumped each time trackers are told of a change: part of outbox idempotency keys.
+    revision: int = 0
 
     def summary_json(self) -> dict[str, Any]:
         """The list-view shape of the API: times as RFC 3339 strings."""
@@ -209,6 +211,7 @@ class Incident:
             "resolved_at": self.resolved_at,
             "team": self.team,
             "external": self.external,
+            "revision": self.revision,
         }
 
 

@@ -135,6 +135,45 @@ SPEC: dict[str, Any] = {
                 },
             },
         },
+        "/api/v1/deliveries": {
+            "get": {
+                "summary": "Tracker deliveries (the outbox), newest first; dead letters with status=dead.",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["pending", "done", "dead"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    },
+                ],
+                "responses": {
+                    "200": _resp(
+                        "Deliveries.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "deliveries": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Delivery"},
+                                }
+                            },
+                        },
+                    ),
+                    **_errors(400),
+                },
+            },
+        },
+        "/api/v1/deliveries/{id}/retry": {
+            "post": {
+                "summary": "Retry a dead letter now.",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _resp("Pending again."), **_errors(404)},
+            },
+        },
         "/healthz": {"get": {"summary": "Liveness.", "responses": {"200": _resp("Alive.")}}},
         "/readyz": {
             "get": {
@@ -178,6 +217,20 @@ SPEC: dict[str, Any] = {
                             },
                         },
                     },
+                },
+            },
+            "Delivery": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "incident_id": {"type": "string"},
+                    "connector": {"type": "string"},
+                    "action": {"enum": ["open", "update", "resolve"]},
+                    "status": {"enum": ["pending", "done", "dead"]},
+                    "attempts": {"type": "integer"},
+                    "next_attempt_at": {"type": "number"},
+                    "last_error": {"type": "string"},
+                    "idempotency_key": {"type": "string"},
                 },
             },
             "Action": {

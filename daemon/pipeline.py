@@ -22,6 +22,7 @@ from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
 from daemon.settings import Settings
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
+from daemon.stages.route import Router
 from daemon.stages.score import priority_of
 from daemon.store.base import IntakeEntry, Store
 from daemon.workset import WorkSet
@@ -40,6 +41,7 @@ class Pipeline:
         self.metrics = metrics
         self.grouper = Grouper(settings.correlation)
         self.correlator = Correlator(settings.correlation)
+        self.router = Router(settings.connectors, settings.delivery.public_url)
         # One writer per incident: steps and a person's actions never interleave.
         self._lock = asyncio.Lock()
 
@@ -131,6 +133,7 @@ class Pipeline:
         outcomes: Counter[str] = Counter()
         # Same fingerprint, same labels, same group: compute it once per batch.
         groupings: dict[str, Grouping] = {}
+        labels_of: dict[str, dict[str, str]] = {}
         for notification in notifications:
             touched: dict[str, Incident] = {}
             for alert in notification.alerts:
@@ -149,6 +152,7 @@ class Pipeline:
                 incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
                 if incident is not None:
                     touched[incident.id] = incident
+                    labels_of.setdefault(incident.id, alert.labels)
                 level = log.debug if transition in DUPLICATES else log.info
                 level(
                     "alert",
@@ -159,6 +163,7 @@ class Pipeline:
                     incident=incident.id if incident else None,
                 )
             _note_truncation(ws, notification, touched.values())
+        self.router.route(ws, labels_of)
         self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
         return outcomes
 
@@ -178,6 +183,7 @@ class Pipeline:
             incident.acknowledged_at = now
             ws.touch_incident(incident)
             ws.add_event(incident_id, TimelineEvent(now, "acknowledged", actor, _note(note)))
+            self.router.route(ws, {})
             return incident, True
 
         async with self._lock:
@@ -204,6 +210,7 @@ class Pipeline:
             if incident.firing_count:
                 detail["still_firing"] = incident.firing_count
             ws.add_event(incident_id, TimelineEvent(now, "resolved", actor, detail))
+            self.router.route(ws, {})
             return incident, True
 
         async with self._lock:

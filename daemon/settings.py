@@ -7,9 +7,17 @@ Loading (YAML, environment overrides, secrets files, error collection) lives in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from daemon.matchers import Matcher, parse_matcher
 from daemon.units import ByteSize, Duration
@@ -168,6 +176,78 @@ class PipelineSettings(Section):
     shutdown_timeout: Duration = 20.0
 
 
+class ConnectorSettings(BaseModel):
+    """One tracker: which connector (``kind``), which incidents go to it, and its own settings.
+
+    Keys other than ``kind``, ``enabled``, ``matchers`` and ``min_priority`` belong to
+    the connector and are checked against its ``Config`` (see ``connectors/``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    kind: str
+    enabled: bool = True
+    # Only incidents whose labels match all of these (Alertmanager syntax) go to this tracker.
+    matchers: list[str] = Field(default_factory=list)
+    # Only incidents at this priority or more urgent (P1 is the most urgent).
+    min_priority: str = "P5"
+
+    @field_validator("matchers")
+    @classmethod
+    def _valid_matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+    @field_validator("min_priority")
+    @classmethod
+    def _valid_priority(cls, value: str) -> str:
+        if value not in PRIORITIES:
+            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_connector(self) -> ConnectorSettings:
+        from connectors import CONNECTORS
+
+        cls = CONNECTORS.get(self.kind)
+        if cls is None:
+            raise ValueError(f"unknown connector kind {self.kind!r}; known: {', '.join(sorted(CONNECTORS))}")
+        try:
+            cls.Config.model_validate(self.options())
+        except ValidationError as err:
+            problems = [
+                f"{'.'.join(str(p) for p in e['loc']) or self.kind}: {e['msg']}"
+                for e in err.errors(include_url=False)
+            ]
+            raise ValueError("; ".join(problems)) from None
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The connector's own settings (everything but the routing keys)."""
+        extra = dict(self.model_extra or {})
+        extra["kind"] = self.kind
+        return extra
+
+    def parsed_matchers(self) -> tuple[Matcher, ...]:
+        """The matchers, parsed."""
+        return tuple(parse_matcher(t) for t in self.matchers)
+
+
+class DeliverySettings(Section):
+    """Retries, circuit breaking and dead-lettering of tracker deliveries."""
+
+    base_delay: Duration = 1.0
+    max_delay: Duration = 300.0
+    max_attempts: int = Field(default=50, gt=0)
+    breaker_failures: int = Field(default=5, gt=0)
+    breaker_cooldown: Duration = 30.0
+    # A claimed job is not handed to another worker for this long (a call in flight).
+    lease: Duration = 60.0
+    # Link back to triaged in tickets: <public_url>/api/v1/incidents/<id>.
+    public_url: str = ""
+
+
 class LoggingSettings(Section):
     """Log level and rendering (``auto``: console on a terminal, JSON lines otherwise)."""
 
@@ -185,6 +265,8 @@ class Settings(Section):
     correlation: CorrelationSettings = CorrelationSettings()
     priority: PrioritySettings = PrioritySettings()
     pipeline: PipelineSettings = PipelineSettings()
+    connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    delivery: DeliverySettings = DeliverySettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("store", mode="before")

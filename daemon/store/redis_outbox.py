@@ -14,7 +14,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from connectors.base import IncidentRef
-from connectors.delivery import DeliveryJob
+from connectors.delivery import CIRCUIT_OPEN, DeliveryJob
 from daemon.errors import StoreUnavailable
 from daemon.models import OutboxJob
 from daemon.redis_keys import RedisKeys
@@ -154,9 +154,10 @@ class RedisOutbox:
         due = time.time() + delay
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                if error != "circuit open":
+                if error != CIRCUIT_OPEN:  # held back, not attempted: keep count and error
                     pipe.hincrby(k.outbox_job(job.job_id), "attempts", 1)
-                pipe.hset(k.outbox_job(job.job_id), mapping={"last_error": error[:500], "next_at": due})
+                    pipe.hset(k.outbox_job(job.job_id), "last_error", error[:500])
+                pipe.hset(k.outbox_job(job.job_id), "next_at", due)
                 pipe.zadd(k.outbox_ready, {f"{job.incident_id}|{job.connector}": due})
                 await pipe.execute()
         except RedisError as err:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from connectors.base import IncidentRef
-from connectors.delivery import DeliveryJob
+from connectors.delivery import CIRCUIT_OPEN, DeliveryJob
 from daemon.store import codec
 
 # The head of each (incident, connector) queue: the oldest job not yet done or dead.
@@ -85,11 +85,21 @@ def finish(conn: sqlite3.Connection, job: DeliveryJob, ref: IncidentRef | None) 
 
 
 def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) -> None:
-    """Count the attempt, release the lease, due again after ``delay``."""
+    """Count the attempt, release the lease, due again after ``delay``.
+
+    A job held back by an open circuit breaker was not attempted: its count and its
+    last real error stay as they were.
+    """
+    if error == CIRCUIT_OPEN:
+        conn.execute(
+            "UPDATE outbox SET next_at = ?, lease_until = 0 WHERE id = ?",
+            (time.time() + delay, int(job.job_id)),
+        )
+        return
     conn.execute(
-        "UPDATE outbox SET attempts = attempts + ?, next_at = ?, lease_until = 0, last_error = ? "
+        "UPDATE outbox SET attempts = attempts + 1, next_at = ?, lease_until = 0, last_error = ? "
         "WHERE id = ?",
-        (0 if error == "circuit open" else 1, time.time() + delay, error[:500], int(job.job_id)),
+        (time.time() + delay, error[:500], int(job.job_id)),
     )
 
 
@@ -139,6 +149,8 @@ def _view(
 
 def requeue(conn: sqlite3.Connection, job_id: str) -> bool:
     """A person retries a dead letter: pending again, due now, attempts reset."""
+    if not job_id.isdigit():
+        return False
     cur = conn.execute(
         "UPDATE outbox SET status = 'pending', attempts = 0, next_at = 0, lease_until = 0 "
         "WHERE id = ? AND status = 'dead'",
