@@ -79,3 +79,26 @@ def test_replay_reports_bad_files_and_keeps_going(tmp_path: Path) -> None:
     assert "missing.json: cannot read" in result.stderr
     assert "Traceback" not in result.stderr
     assert "1 incident(s)" in result.stdout
+
+
+def test_check_config_runs_connector_healthchecks(tmp_path: Path) -> None:
+    """check-config checks each tracker: an unreachable one fails clearly (exit 1), a bad key exits 2."""
+    from support import free_port
+
+    port = free_port()  # nothing listens there
+    cfg = tmp_path / "trackers.yaml"
+    cfg.write_text(
+        "connectors:\n"
+        f"  hooks: {{kind: webhook, endpoint: 'http://127.0.0.1:{port}/hook', timeout: 2,"
+        " bearer_token: very-secret-token}\n"
+    )
+    result = run("check-config", str(cfg))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "connector hooks (webhook): ConnectorUnavailable: webhook check: cannot connect" in result.stdout
+    assert "very-secret-token" not in result.stdout + result.stderr
+
+    cfg.write_text("connectors:\n  hooks: {kind: webhook, endpoint: 'not a url'}\n  other: {kind: nagios}\n")
+    bad = run("check-config", str(cfg))
+    assert bad.returncode == 2
+    assert f"{cfg}: connectors.hooks: endpoint: Input should be a valid URL" in bad.stderr
+    assert "unknown connector kind 'nagios'" in bad.stderr
