@@ -29,6 +29,7 @@ for _, member in ipairs(due) do
   if head then
     redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), member)
     local job = redis.call('HMGET', ARGV[5] .. head, 'doc', 'attempts')
+    redis.call('HINCRBY', ARGV[5] .. head, 'attempts', 1)
     table.insert(out, head)
     table.insert(out, job[1])
     table.insert(out, job[2])
@@ -44,7 +45,6 @@ return out
 _SETTLE = """
 redis.call('LREM', KEYS[2], 1, ARGV[2])
 redis.call('HSET', KEYS[3], 'status', ARGV[4], 'last_error', ARGV[5])
-redis.call('HINCRBY', KEYS[3], 'attempts', 1)
 if ARGV[4] == 'done' then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6])) end
 if redis.call('LLEN', KEYS[2]) > 0 then
   redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[1])
@@ -154,8 +154,9 @@ class RedisOutbox:
         due = time.time() + delay
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                if error != CIRCUIT_OPEN:  # held back, not attempted: keep count and error
-                    pipe.hincrby(k.outbox_job(job.job_id), "attempts", 1)
+                if error == CIRCUIT_OPEN:  # held back, not attempted: uncount, keep the error
+                    pipe.hincrby(k.outbox_job(job.job_id), "attempts", -1)
+                else:
                     pipe.hset(k.outbox_job(job.job_id), "last_error", error[:500])
                 pipe.hset(k.outbox_job(job.job_id), "next_at", due)
                 pipe.zadd(k.outbox_ready, {f"{job.incident_id}|{job.connector}": due})

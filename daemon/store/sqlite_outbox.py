@@ -35,8 +35,11 @@ def claim(conn: sqlite3.Connection, limit: int, lease: float) -> list[DeliveryJo
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows = conn.execute(_CLAIM, {"now": now, "limit": limit}).fetchall()
+        # The attempt is counted when it starts: a crash during the call leaves a count,
+        # so the next try looks the ticket up before creating it again.
         conn.executemany(
-            "UPDATE outbox SET lease_until = ? WHERE id = ?", [(now + lease, r[0]) for r in rows]
+            "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+            [(now + lease, r[0]) for r in rows],
         )
         conn.execute("COMMIT")
     except BaseException:
@@ -70,7 +73,7 @@ def finish(conn: sqlite3.Connection, job: DeliveryJob, ref: IncidentRef | None) 
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
-            "UPDATE outbox SET status = 'done', attempts = attempts + 1, last_error = '' WHERE id = ?",
+            "UPDATE outbox SET status = 'done', last_error = '' WHERE id = ?",
             (int(job.job_id),),
         )
         if job.action == "open" and ref is not None:
@@ -92,12 +95,12 @@ def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) 
     """
     if error == CIRCUIT_OPEN:
         conn.execute(
-            "UPDATE outbox SET next_at = ?, lease_until = 0 WHERE id = ?",
+            "UPDATE outbox SET next_at = ?, lease_until = 0, attempts = attempts - 1 WHERE id = ?",
             (time.time() + delay, int(job.job_id)),
         )
         return
     conn.execute(
-        "UPDATE outbox SET attempts = attempts + 1, next_at = ?, lease_until = 0, last_error = ? "
+        "UPDATE outbox SET next_at = ?, lease_until = 0, last_error = ? "
         "WHERE id = ?",
         (time.time() + delay, error[:500], int(job.job_id)),
     )
@@ -106,8 +109,7 @@ def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) 
 def dead(conn: sqlite3.Connection, job: DeliveryJob, error: str) -> None:
     """Park the job; later jobs of the same queue may proceed (they dead-letter too if they need it)."""
     conn.execute(
-        "UPDATE outbox SET status = 'dead', attempts = attempts + 1, lease_until = 0, last_error = ? "
-        "WHERE id = ?",
+        "UPDATE outbox SET status = 'dead', lease_until = 0, last_error = ? WHERE id = ?",
         (error[:500], int(job.job_id)),
     )
 

@@ -112,3 +112,15 @@ async def test_dead_letter_and_manual_retry(store: Store) -> None:
     assert await store.retry_dead_letter("nope") is False
     [back] = await store.claim_deliveries(10, lease=30)
     assert (back.action, back.attempts) == ("open", 0)
+
+
+async def test_a_call_cut_off_by_a_crash_counts_as_an_attempt(store: Store) -> None:
+    """A job whose lease ran out (its worker died mid-call) comes back with the attempt counted,
+    so the next try looks the ticket up before creating it again."""
+    await enqueue(store, job("i1", "jira", "open", 1))
+    [first] = await store.claim_deliveries(10, lease=0.2)
+    assert first.attempts == 0
+    await asyncio.sleep(0.3)  # the "crashed" worker never finishes it
+    [again] = await store.claim_deliveries(10, lease=30)
+    assert again.job_id == first.job_id
+    assert again.attempts == 1
