@@ -8,11 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Connector, ConnectorConfig, IncidentRef, IncidentRequest
+from connectors.roundup import RoundupConnector
+from connectors.slack import SlackConnector
+from connectors.teams import TeamsConnector
 from connectors.webhook import WebhookConnector
 
 # Explicit on purpose: no discovery by naming convention (conventions.md, 5).
 CONNECTORS: dict[str, Any] = {
     "webhook": WebhookConnector,
+    "slack": SlackConnector,
+    "teams": TeamsConnector,
+    "roundup": RoundupConnector,
 }
 
 __all__ = ["CONNECTORS", "Connector", "ConnectorConfig", "IncidentRef", "IncidentRequest"]

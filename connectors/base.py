@@ -83,7 +83,8 @@ class ConnectorConfig(BaseModel):
     ``endpoint`` is the tracker's base URL (conventions: the option is named endpoint).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a validation error must never echo a token or a webhook URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     endpoint: HttpUrl
     timeout: float = Field(default=10.0, gt=0, le=120)

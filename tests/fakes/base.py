@@ -12,7 +12,7 @@ through ``app[FAKE]`` and inject faults that apply to the next matching requests
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def make_app(routes: list[web.RouteDef], fake: FakeTracker | None = None) -> web.Application:
+def make_app(routes: Iterable[web.AbstractRouteDef], fake: FakeTracker | None = None) -> web.Application:
     """A fake tracker app with the shared middleware."""
     app = web.Application(middlewares=[fault_middleware])
     app[FAKE] = fake or FakeTracker()

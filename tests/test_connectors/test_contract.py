@@ -15,6 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from fakes import roundup as fake_roundup
+from fakes import slack as fake_slack
+from fakes import teams as fake_teams
 from fakes import webhook as fake_webhook
 from fakes.base import FAKE
 
@@ -22,7 +25,7 @@ from connectors import CONNECTORS
 from connectors.base import AlertLine, Findable, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
 
-FAKES: dict[str, ModuleType] = {m.NAME: m for m in (fake_webhook,)}
+FAKES: dict[str, ModuleType] = {m.NAME: m for m in (fake_webhook, fake_slack, fake_teams, fake_roundup)}
 
 
 def _extra_connectors() -> dict[str, Any]:

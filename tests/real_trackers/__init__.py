@@ -1,0 +1,1 @@
+"""Real trackers started by tests (subprocesses on loopback), installed as dev extras."""
