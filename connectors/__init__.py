@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Connector, ConnectorConfig, IncidentRef, IncidentRequest
+from connectors.github import GitHubConnector
+from connectors.gitlab import GitLabConnector
+from connectors.redmine import RedmineConnector
 from connectors.roundup import RoundupConnector
 from connectors.slack import SlackConnector
 from connectors.teams import TeamsConnector
@@ -19,6 +22,9 @@ CONNECTORS: dict[str, Any] = {
     "slack": SlackConnector,
     "teams": TeamsConnector,
     "roundup": RoundupConnector,
+    "github": GitHubConnector,
+    "gitlab": GitLabConnector,
+    "redmine": RedmineConnector,
 }
 
 __all__ = ["CONNECTORS", "Connector", "ConnectorConfig", "IncidentRef", "IncidentRequest"]

@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from connectors.base import Connector, Findable, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorError, ConnectorRejected, ConnectorUnavailable
+from connectors.http import MaybeCommitted
 
 log = structlog.get_logger(__name__)
 ACTIONS = ("open", "update", "resolve")
@@ -216,7 +217,7 @@ class DeliveryWorker:
         except ConnectorUnavailable as err:
             breaker.failure(time.monotonic())
             self._observe(job, t0, "unavailable", breaker)
-            await self._retry(job, err)
+            await self._retry(job, err, _in_flight_grace(connector, err))
         except ConnectorRejected as err:
             self._observe(job, t0, "rejected", breaker)
             await self._dead(job, type(err).__name__, str(err))
@@ -258,11 +259,11 @@ class DeliveryWorker:
             await connector.update_incident(job.ref, job.request)
         return None
 
-    async def _retry(self, job: DeliveryJob, err: ConnectorUnavailable) -> None:
+    async def _retry(self, job: DeliveryJob, err: ConnectorUnavailable, floor: float = 0.0) -> None:
         if job.attempts + 1 >= self.policy.max_attempts:
             await self._dead(job, "too_many_attempts", f"gave up after {job.attempts + 1}: {err}")
             return
-        delay = backoff(job.attempts, self.policy.base_delay, self.policy.max_delay)
+        delay = max(floor, backoff(job.attempts, self.policy.base_delay, self.policy.max_delay))
         if err.retry_after is not None:
             delay = max(delay, err.retry_after)
         self.metrics.retries.labels(connector=job.connector, error_type=type(err).__name__).inc()
@@ -292,6 +293,18 @@ class DeliveryWorker:
         m.requests.labels(connector=job.connector, action=job.action, outcome=outcome).inc()
         m.seconds.labels(connector=job.connector, action=job.action).observe(time.perf_counter() - t0)
         m.circuit.labels(connector=job.connector).set(breaker.state)
+
+
+def _in_flight_grace(connector: Connector, err: ConnectorUnavailable) -> float:
+    """After a request that may still be in flight, wait one more timeout before retrying.
+
+    A tracker can still be working on a request we gave up on (a queued or slow
+    server); looking the ticket up too early would miss it and create a second one.
+    """
+    if not isinstance(err, MaybeCommitted):
+        return 0.0
+    config = getattr(connector, "config", None)
+    return float(getattr(config, "timeout", 0.0))
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:

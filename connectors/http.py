@@ -114,8 +114,11 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
             return max(0.0, parsedate_to_datetime(value).timestamp() - now)
         except (TypeError, ValueError):
             pass
+    # A reset time only matters when the quota is used up: GitHub sends x-ratelimit-reset
+    # (up to an hour away) on every answer, and a plain 502 must not wait for it.
+    remaining = headers.get("X-RateLimit-Remaining") or headers.get("RateLimit-Remaining")
     reset = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset")
-    if reset and reset.replace(".", "", 1).isdigit():
+    if remaining == "0" and reset and reset.replace(".", "", 1).isdigit():
         seconds = float(reset)
         # Epoch seconds (GitHub, GitLab) or a delta (the IETF draft's RateLimit-Reset).
         return max(0.0, seconds - now) if seconds > 1_000_000_000 else seconds

@@ -84,18 +84,22 @@ class RoundupServer:
             "roles=User",
             "address=bot@localhost",
         )
-        args = ["-t", "none", "-n", "127.0.0.1", "-p", str(self.port), f"{TRACKER}={self.home}"]
+        self.serve(timeout)
+        return self
+
+    def serve(self, timeout: float = 20.0) -> None:
+        """Start the server process on the tracker as installed (again after ``pause``)."""
+        args = ["-t", "thread", "-n", "127.0.0.1", "-p", str(self.port), f"{TRACKER}={self.home}"]
         if hasattr(os, "getuid") and os.getuid() == 0:
             command = [sys.executable, "-c", _ROOT_LAUNCHER, *args]
         else:
             command = [sys.executable, "-m", "roundup.scripts.roundup_server", *args]
-        with self.log.open("wb") as log:
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
         self._wait(timeout)
-        return self
 
-    def stop(self) -> None:
-        """Stop the server (its own process only) and remove the tracker."""
+    def pause(self) -> None:
+        """Take the tracker down (its data stays), as an outage would."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -104,6 +108,10 @@ class RoundupServer:
                 self.process.kill()
                 self.process.wait(5)
         self.process = None
+
+    def stop(self) -> None:
+        """Stop the server (its own process only) and remove the tracker."""
+        self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> RoundupServer:

@@ -15,6 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from fakes import github as fake_github
+from fakes import gitlab as fake_gitlab
+from fakes import redmine as fake_redmine
 from fakes import roundup as fake_roundup
 from fakes import slack as fake_slack
 from fakes import teams as fake_teams
@@ -25,7 +28,10 @@ from connectors import CONNECTORS
 from connectors.base import AlertLine, Findable, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
 
-FAKES: dict[str, ModuleType] = {m.NAME: m for m in (fake_webhook, fake_slack, fake_teams, fake_roundup)}
+FAKES: dict[str, ModuleType] = {
+    m.NAME: m
+    for m in (fake_webhook, fake_slack, fake_teams, fake_roundup, fake_github, fake_gitlab, fake_redmine)
+}
 
 
 def _extra_connectors() -> dict[str, Any]:
