@@ -10,6 +10,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.github import GitHubConnector
 from connectors.gitlab import GitLabConnector
+from connectors.jira import JiraCloudConnector, JiraServerConnector
 from connectors.redmine import RedmineConnector
 from connectors.roundup import RoundupConnector
 from connectors.slack import SlackConnector
@@ -25,6 +26,8 @@ CONNECTORS: dict[str, Any] = {
     "github": GitHubConnector,
     "gitlab": GitLabConnector,
     "redmine": RedmineConnector,
+    "jira_cloud": JiraCloudConnector,
+    "jira_server": JiraServerConnector,
 }
 
 __all__ = ["CONNECTORS", "Connector", "ConnectorConfig", "IncidentRef", "IncidentRequest"]

@@ -100,8 +100,7 @@ def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) 
         )
         return
     conn.execute(
-        "UPDATE outbox SET next_at = ?, lease_until = 0, last_error = ? "
-        "WHERE id = ?",
+        "UPDATE outbox SET next_at = ?, lease_until = 0, last_error = ? WHERE id = ?",
         (time.time() + delay, error[:500], int(job.job_id)),
     )
 

@@ -17,6 +17,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from fakes import github as fake_github
 from fakes import gitlab as fake_gitlab
+from fakes import jira_cloud as fake_jira_cloud
+from fakes import jira_server as fake_jira_server
 from fakes import redmine as fake_redmine
 from fakes import roundup as fake_roundup
 from fakes import slack as fake_slack
@@ -30,7 +32,17 @@ from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUn
 
 FAKES: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (fake_webhook, fake_slack, fake_teams, fake_roundup, fake_github, fake_gitlab, fake_redmine)
+    for m in (
+        fake_webhook,
+        fake_slack,
+        fake_teams,
+        fake_roundup,
+        fake_github,
+        fake_gitlab,
+        fake_redmine,
+        fake_jira_cloud,
+        fake_jira_server,
+    )
 }
 
 
