@@ -11,8 +11,11 @@ from connectors.base import Connector, ConnectorConfig, IncidentRef, IncidentReq
 from connectors.github import GitHubConnector
 from connectors.gitlab import GitLabConnector
 from connectors.jira import JiraCloudConnector, JiraServerConnector
+from connectors.opsgenie import OpsgenieConnector
+from connectors.pagerduty import PagerDutyConnector
 from connectors.redmine import RedmineConnector
 from connectors.roundup import RoundupConnector
+from connectors.servicenow import ServiceNowConnector
 from connectors.slack import SlackConnector
 from connectors.teams import TeamsConnector
 from connectors.webhook import WebhookConnector
@@ -28,6 +31,9 @@ CONNECTORS: dict[str, Any] = {
     "redmine": RedmineConnector,
     "jira_cloud": JiraCloudConnector,
     "jira_server": JiraServerConnector,
+    "servicenow": ServiceNowConnector,
+    "pagerduty": PagerDutyConnector,
+    "opsgenie": OpsgenieConnector,
 }
 
 __all__ = ["CONNECTORS", "Connector", "ConnectorConfig", "IncidentRef", "IncidentRequest"]
