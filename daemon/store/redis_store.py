@@ -209,6 +209,9 @@ class RedisStore:
             if not rows:
                 rows = await self._read_group(">", count)
         except RedisError as err:
+            # The read may have been applied (entries delivered to us) with its answer lost:
+            # re-read our own pending entries first next time, or they would wait for a reclaim.
+            self._own_pending = True
             raise StoreUnavailable(f"redis: {err}") from err
         entries = []
         for entry_id, fields in rows:
