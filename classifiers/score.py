@@ -1,0 +1,95 @@
+"""Score: model urgency x impact (ITIL), then the rules; the number and every reason for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from classifiers.priority import LEVEL_NAMES, URGENCY_OF, Blast, ImpactPolicy, impact, priority
+from classifiers.rules import Context, RuleSet
+
+SEVERITY_TO_URGENCY = {
+    "critical": "critical", "page": "critical", "high": "critical", "error": "warning",
+    "major": "warning", "warning": "warning", "minor": "warning", "medium": "warning",
+    "info": "info", "low": "info", "none": "info", "debug": "info",
+}  # fmt: skip
+
+
+class PredictionLike(Protocol):
+    """What the scorer needs of a model prediction (``classifiers.model.Prediction``)."""
+
+    @property
+    def urgency(self) -> str:
+        """critical, warning or info."""
+
+    @property
+    def probabilities(self) -> Mapping[str, float]:
+        """Per class."""
+
+    @property
+    def top_features(self) -> tuple[tuple[str, float], ...]:
+        """Features that pushed most toward ``urgency``."""
+
+    @property
+    def model_version(self) -> str:
+        """Which model said so."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A priority with its explanation."""
+
+    priority: str
+    urgency: str
+    impact: int
+    reasons: tuple[str, ...]
+    model_version: str | None
+    disagrees_with_sender: bool
+
+
+def score(
+    prediction: PredictionLike | None,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    source: str,
+    blast: Blast,
+    policy: ImpactPolicy,
+    rules: RuleSet,
+    at: datetime,
+) -> Scored:
+    """Priority for one alert (or incident) with the reasons an SRE reads."""
+    reasons: list[str] = []
+    sender = labels.get("severity")
+    sender_urgency = SEVERITY_TO_URGENCY.get(sender.lower()) if sender else None
+    if prediction is not None:
+        urgency = prediction.urgency
+        top = ", ".join(f"{name} {weight:+.2f}" for name, weight in prediction.top_features[:3])
+        p = prediction.probabilities.get(urgency, 0.0)
+        reasons.append(
+            f"model {prediction.model_version}: urgency {urgency} (p={p:.2f}" + (f"; {top})" if top else ")")
+        )
+    elif sender_urgency is not None:
+        urgency = sender_urgency
+        reasons.append(f"no model: urgency {urgency} from severity={sender}")
+    else:
+        urgency = "warning"
+        reasons.append("no model and no severity label: urgency warning")
+    disagrees = prediction is not None and sender_urgency is not None and sender_urgency != urgency
+    if disagrees:
+        reasons.append(f"the sender says severity={sender}; the model disagrees")
+    level, impact_reasons = impact(labels, blast, policy)
+    reasons += impact_reasons
+    base = priority(level, urgency)
+    reasons.append(f"impact {LEVEL_NAMES[level]} x urgency {LEVEL_NAMES[URGENCY_OF[urgency]]} -> {base}")
+    final, rule_reasons = rules.apply(base, Context(labels, annotations, source, at))
+    reasons += rule_reasons
+    return Scored(
+        priority=final,
+        urgency=urgency,
+        impact=level,
+        reasons=tuple(reasons),
+        model_version=prediction.model_version if prediction else None,
+        disagrees_with_sender=disagrees,
+    )
