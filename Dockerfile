@@ -32,7 +32,7 @@ COPY --from=deps /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY --from=app /app /app
 RUN pip install --no-cache-dir --no-deps /app/*.whl && rm -rf /app
-COPY config/triaged.yaml /etc/triaged/triaged.yaml
+COPY config/triaged.yaml config/rules.yaml /etc/triaged/
 USER triaged
 VOLUME ["/var/lib/triaged"]
 EXPOSE 9795

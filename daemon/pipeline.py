@@ -16,14 +16,16 @@ from collections.abc import Iterable, Sequence
 
 import structlog
 
+from classifiers.priority import Blast
+from classifiers.score import PredictionLike
 from daemon.errors import Conflict, NotFound, StoreUnavailable
 from daemon.metrics import Metrics
-from daemon.models import Incident, IncidentStatus, Notification, TimelineEvent
+from daemon.models import Alert, AlertStatus, Incident, IncidentStatus, Notification, TimelineEvent
 from daemon.settings import Settings
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.route import Router
-from daemon.stages.score import priority_of
+from daemon.stages.score import Scorer, load_urgency_model
 from daemon.store.base import IntakeEntry, Store
 from daemon.workset import WorkSet
 
@@ -42,6 +44,7 @@ class Pipeline:
         self.grouper = Grouper(settings.correlation)
         self.correlator = Correlator(settings.correlation)
         self.router = Router(settings.connectors, settings.delivery.public_url)
+        self.scorer = Scorer(settings.triage, load_urgency_model(settings.triage.model))
         # One writer per incident: steps and a person's actions never interleave.
         self._lock = asyncio.Lock()
 
@@ -134,6 +137,7 @@ class Pipeline:
         # Same fingerprint, same labels, same group: compute it once per batch.
         groupings: dict[str, Grouping] = {}
         labels_of: dict[str, dict[str, str]] = {}
+        predictions, blasts = self._prepare_scoring(ws, notifications, groupings)
         for notification in notifications:
             touched: dict[str, Incident] = {}
             for alert in notification.alerts:
@@ -148,7 +152,10 @@ class Pipeline:
                 grouping = groupings.get(alert.fingerprint)
                 if grouping is None:
                     grouping = groupings[alert.fingerprint] = self.grouper.group_of(alert.labels)
-                priority = priority_of(alert.labels, self.settings.priority)
+                priority = None
+                if transition in (Transition.FIRST, Transition.REFIRE):
+                    blast = blasts.get(grouping.key, Blast())
+                    priority = self.scorer.score(alert, predictions.get(alert.fingerprint), blast)
                 incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
                 if incident is not None:
                     touched[incident.id] = incident
@@ -166,6 +173,46 @@ class Pipeline:
         self.router.route(ws, labels_of)
         self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
         return outcomes
+
+    def _prepare_scoring(
+        self, ws: WorkSet, notifications: Sequence[Notification], groupings: dict[str, Grouping]
+    ) -> tuple[dict[str, PredictionLike], dict[str, Blast]]:
+        """One model call for the batch's new alerts, and each group's blast radius.
+
+        Only alerts that may open or join an incident (never seen, or seen resolved)
+        reach the model: repeats, the bulk of the traffic, cost nothing here. The blast
+        radius counts the open incident's alerts plus this batch's distinct hosts and
+        services of the group (an estimate: hosts and services of earlier batches are
+        not reloaded).
+        """
+        t0 = time.perf_counter()
+        fresh: dict[str, Alert] = {}
+        alerts: dict[str, set[str]] = {}
+        hosts: dict[str, set[str]] = {}
+        services: dict[str, set[str]] = {}
+        for n in notifications:
+            for a in n.alerts:
+                grouping = groupings.get(a.fingerprint)
+                if grouping is None:
+                    grouping = groupings[a.fingerprint] = self.grouper.group_of(a.labels)
+                key = grouping.key
+                alerts.setdefault(key, set()).add(a.fingerprint)
+                hosts.setdefault(key, set()).add(a.labels.get("instance", a.fingerprint))
+                services.setdefault(key, set()).add(a.labels.get("service", ""))
+                prev = ws.alerts.get(a.fingerprint)
+                if prev is None or prev.status is not AlertStatus.FIRING:
+                    fresh.setdefault(a.fingerprint, a)
+        blasts = {}
+        for key, fps in alerts.items():
+            open_id = ws.open_groups.get(key)
+            existing = ws.incidents[open_id].alert_count if open_id in ws.incidents else 0
+            blasts[key] = Blast(
+                alerts=existing + len(fps), hosts=len(hosts[key]), services=len(services[key] - {""}) or 1
+            )
+        predictions = self.scorer.predict(list(fresh.values()))
+        if fresh:
+            self.metrics.stage_seconds.labels(stage="score").observe(time.perf_counter() - t0)
+        return predictions, blasts
 
     # -- a person's actions ------------------------------------------------------------
 

@@ -131,42 +131,47 @@ class CorrelationSettings(Section):
     routes: list[GroupRoute] = Field(default_factory=list)
 
 
-class PrioritySettings(Section):
-    """The placeholder priority, read from a severity label until the classifier lands."""
+class TriageSettings(Section):
+    """How priority is decided: the urgency model, ITIL impact inputs, and the rules file.
 
-    label: str = "severity"
-    default: str = "P3"
-    map: dict[str, str] = Field(
-        default_factory=lambda: {
-            "critical": "P1",
-            "page": "P1",
-            "high": "P2",
-            "error": "P2",
-            "major": "P2",
-            "warning": "P3",
-            "minor": "P3",
-            "medium": "P3",
-            "info": "P4",
-            "low": "P4",
-            "none": "P5",
-            "debug": "P5",
-        }
+    Priority = impact x urgency (see ``classifiers/priority.py``), then the rules.
+    """
+
+    # "default": the model bundled with triaged; a directory holding model.skops +
+    # model.json (from `triaged train`); "none": no model, urgency from the severity label.
+    model: str = "default"
+    # Declarative priority rules (format: config/rules.yaml); none by default.
+    rules_file: Path | None = None
+    # Label -> regular expression: a matching label makes an incident production.
+    production: dict[str, str] = Field(
+        default_factory=lambda: {"env": "prod.*", "environment": "prod.*", "cluster": "prod.*"}
     )
+    # Service (label `service`) -> tier: 1 raises impact, 3 lowers it.
+    tiers: dict[str, int] = Field(default_factory=dict)
+    # An incident reaching any of these has a wide blast radius (impact raised).
+    wide_alerts: int = Field(default=10, gt=0)
+    wide_hosts: int = Field(default=5, gt=0)
+    wide_services: int = Field(default=3, gt=0)
 
-    @field_validator("default")
+    @field_validator("tiers")
     @classmethod
-    def _valid_default(cls, value: str) -> str:
-        if value not in PRIORITIES:
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
+    def _valid_tiers(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v not in (1, 2, 3)}
+        if bad:
+            raise ValueError(f"tiers must be 1, 2 or 3, got {bad}")
         return value
 
-    @field_validator("map")
+    @field_validator("rules_file")
     @classmethod
-    def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = {k: v for k, v in value.items() if v not in PRIORITIES}
-        if bad:
-            raise ValueError(f"priorities must be one of {', '.join(PRIORITIES)}, got {bad}")
-        return {k.lower(): v for k, v in value.items()}
+    def _valid_rules(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from classifiers.rules import RuleError, load_rules
+
+            try:
+                load_rules(value)
+            except RuleError as err:
+                raise ValueError("; ".join(err.problems)) from None
+        return value
 
 
 class PipelineSettings(Section):
@@ -263,7 +268,7 @@ class Settings(Section):
     intake: IntakeSettings = IntakeSettings()
     sources: SourcesSettings = SourcesSettings()
     correlation: CorrelationSettings = CorrelationSettings()
-    priority: PrioritySettings = PrioritySettings()
+    triage: TriageSettings = TriageSettings()
     pipeline: PipelineSettings = PipelineSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 # The grouping of the Alertmanager that produced the fixtures (see the fixture README),
 # so that one Alertmanager group is one triaged incident in these tests.
 AM_ROUTES_CONFIG: dict[str, Any] = {
+    # Deterministic priorities from severity labels; the model has its own tests.
+    "triage": {"model": "none"},
     "correlation": {
         "group_by": ["alertname", "cluster"],
         "routes": [
@@ -33,7 +35,7 @@ AM_ROUTES_CONFIG: dict[str, Any] = {
             {"matchers": ['team=~"batch|oncall"'], "group_by": ["alertname"]},
             {"matchers": ['prometheus="harness/prometheus"'], "group_by": ["prometheus"]},
         ],
-    }
+    },
 }
 
 

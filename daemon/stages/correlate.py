@@ -76,10 +76,15 @@ class Correlator:
         state: AlertState,
         transition: Transition,
         grouping: Grouping,
-        priority: tuple[str, str],
+        priority: tuple[str, str] | None,
     ) -> Incident | None:
-        """Returns the incident the alert now belongs to (None when it belongs to none)."""
+        """Returns the incident the alert now belongs to (None when it belongs to none).
+
+        ``priority`` (with its reasons) is required for the transitions that open or
+        join an incident (first, refire), and only scored for those.
+        """
         if transition in (Transition.FIRST, Transition.REFIRE):
+            assert priority is not None, "a firing transition needs a priority"
             return self._fire(ws, alert, state, transition, grouping, priority)
         incident = ws.incidents.get(state.incident_id) if state.incident_id else None
         if incident is None:

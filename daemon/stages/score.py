@@ -1,27 +1,104 @@
-"""Score: a placeholder priority from the sender's severity label, with its reason.
+"""Score: urgency from the model (batched), impact from the incident, rules last; with reasons.
 
-The trained classifier and rules replace this in their own issue; the shape (a
-priority plus the reason an SRE reads) is the one they keep.
+The model runs once per batch on the alerts that are new or changed (a repeat never
+reaches it); everything else here is cheap arithmetic on labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
 
-from daemon.settings import PrioritySettings
+import structlog
+
+from classifiers.priority import Blast, ImpactPolicy
+from classifiers.rules import RuleSet, load_rules
+from classifiers.score import PredictionLike, score
+from daemon.models import Alert
+from daemon.settings import TriageSettings
+
+log = structlog.get_logger(__name__)
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "classifiers" / "default_model"
 
 
-def priority_of(labels: Mapping[str, str], settings: PrioritySettings) -> tuple[str, str]:
-    """``(priority, reason)`` for an alert with these labels."""
-    raw = labels.get(settings.label)
-    if raw is None:
-        return settings.default, f"no {settings.label} label: default {settings.default}"
-    mapped = settings.map.get(raw.lower())
-    if mapped is None:
-        return settings.default, (
-            f"{settings.label}={raw} is not in priority.map: default {settings.default}"
+class UrgencyModelLike(Protocol):
+    """What the daemon needs of ``classifiers.model.UrgencyModel``."""
+
+    def predict(self, batch: Sequence[Mapping[str, Any]]) -> Sequence[PredictionLike]:
+        """One prediction per alert."""
+
+
+class Scorer:
+    """Holds the model and rules of this process; scores alerts with reasons."""
+
+    def __init__(self, settings: TriageSettings, model: UrgencyModelLike | None) -> None:
+        self.settings = settings
+        self.model = model
+        self.rules = load_rules(settings.rules_file) if settings.rules_file else RuleSet()
+        self.policy = ImpactPolicy(
+            production=settings.production,
+            tiers=settings.tiers,
+            wide_alerts=settings.wide_alerts,
+            wide_hosts=settings.wide_hosts,
+            wide_services=settings.wide_services,
         )
-    return mapped, f"{settings.label}={raw} -> {mapped}"
+
+    def predict(self, alerts: Sequence[Alert]) -> dict[str, PredictionLike]:
+        """Model predictions for these alerts, by fingerprint, in one call."""
+        if self.model is None or not alerts:
+            return {}
+        from classifiers.features import fields_from_alert
+
+        batch = [fields_from_alert(a.labels, a.annotations, a.generator_url, a.source) for a in alerts]
+        try:
+            predictions = self.model.predict(batch)
+        except Exception:  # a broken model must not stop triage: rules and labels still work
+            log.exception("model_predict_failed")
+            return {}
+        return {a.fingerprint: p for a, p in zip(alerts, predictions, strict=True)}
+
+    def score(self, alert: Alert, prediction: PredictionLike | None, blast: Blast) -> tuple[str, str]:
+        """``(priority, reasons)`` for one alert joining or opening an incident."""
+        scored = score(
+            prediction,
+            alert.labels,
+            alert.annotations,
+            alert.source,
+            blast,
+            self.policy,
+            self.rules,
+            datetime.fromtimestamp(alert.received_at or time.time(), UTC),
+        )
+        return scored.priority, "; ".join(scored.reasons)
+
+
+def load_urgency_model(spec: str) -> UrgencyModelLike | None:
+    """The configured model, or None (rules and labels only) with the reason logged."""
+    if spec == "none":
+        return None
+    return _load(DEFAULT_MODEL if spec == "default" else Path(spec))
+
+
+@cache
+def _load(directory: Path) -> UrgencyModelLike | None:
+    """Loaded once per process and path; a model that fails to load is refused, loudly."""
+    try:
+        from classifiers.errors import ModelError
+        from classifiers.load import load_model
+    except ImportError as err:  # a packaging problem: say so, keep triaging on labels
+        log.error("model_unavailable", error=str(err), fallback="severity labels and rules")
+        return None
+    try:
+        model: UrgencyModelLike = load_model(directory)
+    except ModelError as err:
+        log.error("model_refused", path=str(directory), error=str(err), fallback="severity labels and rules")
+        return None
+    log.info("model_loaded", path=str(directory))
+    return model
 
 
 def higher(a: str, b: str) -> bool:

@@ -53,8 +53,8 @@ correlation:
   routes:
     - matchers: ['team~"x"']
       group_by: [alertname]
-priority:
-  map: {critical: P0}
+triage:
+  tiers: {payments: 0}
 pipline: {}
 """,
     )
@@ -68,7 +68,7 @@ pipline: {}
     assert "intake.max_body_bytes: expected a positive size" in text
     assert "correlation.group_window: expected a duration" in text
     assert "correlation.routes.0.matchers: invalid matcher" in text
-    assert "priority.map: priorities must be one of P1" in text
+    assert "triage.tiers: tiers must be 1, 2 or 3" in text
     assert "pipline: unknown key" in text
     assert len(problems) == 7
 

@@ -6,10 +6,9 @@ import pytest
 
 from daemon.matchers import parse_matcher
 from daemon.models import Alert, AlertStatus
-from daemon.settings import CorrelationSettings, GroupRoute, PrioritySettings
+from daemon.settings import CorrelationSettings, GroupRoute
 from daemon.stages.correlate import Grouper
 from daemon.stages.dedupe import Transition, classify, next_state
-from daemon.stages.score import priority_of
 from daemon.timeparse import parse_rfc3339
 from daemon.units import parse_duration, parse_size
 
@@ -110,15 +109,6 @@ def test_bad_matchers_say_what_was_expected(text: str) -> None:
     """A bad matcher is a ValueError naming the expected form or the regex problem."""
     with pytest.raises(ValueError, match="matcher"):
         parse_matcher(text)
-
-
-def test_priority_from_severity() -> None:
-    """Mapped, unmapped and missing severities, each with a reason."""
-    s = PrioritySettings()
-    assert priority_of({"severity": "Critical"}, s) == ("P1", "severity=Critical -> P1")
-    assert priority_of({"severity": "weird"}, s)[0] == "P3"
-    assert "not in priority.map" in priority_of({"severity": "weird"}, s)[1]
-    assert priority_of({}, s) == ("P3", "no severity label: default P3")
 
 
 @pytest.mark.parametrize(
