@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", type=Path, help="YAML config whose rules to apply")
     replay.add_argument("--source", default="alertmanager", help="sender format of the files")
     replay.add_argument("--format", choices=("table", "json"), default="table")
+    for name, text in (
+        ("train", "train an urgency model from alert-rule catalogues (see `triaged train --help`)"),
+        ("evaluate", "evaluate a model: macro-F1, per class, baselines (`triaged evaluate --help`)"),
+    ):
+        cmd = sub.add_parser(name, help=text, add_help=False)
+        cmd.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -47,6 +53,8 @@ def run(argv: list[str]) -> int:
             return _serve(args.config, args.listen)
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command in ("train", "evaluate"):
+            return _offline(args.command, args.rest)
         from daemon.replay import replay
 
         settings = _settings(args.config)
@@ -57,6 +65,17 @@ def run(argv: list[str]) -> int:
         for problem in err.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _offline(command: str, argv: list[str]) -> int:
+    """The classifier's offline tools, which never run inside the daemon."""
+    if command == "train":
+        from classifiers.train import main as train_main
+
+        return train_main(argv)
+    from classifiers.evaluate import main as evaluate_main
+
+    return evaluate_main(argv)
 
 
 def _settings(path: Path | None) -> Settings:
