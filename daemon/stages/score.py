@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 
+import classifiers
 from classifiers.priority import Blast, ImpactPolicy
 from classifiers.rules import RuleSet, load_rules
 from classifiers.score import PredictionLike, score
@@ -22,7 +23,8 @@ from daemon.models import Alert
 from daemon.settings import TriageSettings
 
 log = structlog.get_logger(__name__)
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "classifiers" / "default_model"
+# Shipped inside the classifiers package (package data), so an installed triaged has it.
+DEFAULT_MODEL = Path(classifiers.__file__).resolve().parent / "default_model"
 
 
 class UrgencyModelLike(Protocol):
@@ -87,8 +89,9 @@ def load_urgency_model(spec: str) -> UrgencyModelLike | None:
 def _load(directory: Path) -> UrgencyModelLike | None:
     """Loaded once per process and path; a model that fails to load is refused, loudly."""
     try:
-        from classifiers.errors import ModelError
         from classifiers.load import load_model
+
+        from classifiers.errors import ModelError
     except ImportError as err:  # a packaging problem: say so, keep triaging on labels
         log.error("model_unavailable", error=str(err), fallback="severity labels and rules")
         return None

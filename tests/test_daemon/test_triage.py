@@ -1,0 +1,98 @@
+"""Triage in the running pipeline: the bundled model, rules over it, and a refused model file."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from support import fixture_body, settle
+
+from daemon.app import create_app
+from daemon.settings import Settings
+from daemon.stages.score import DEFAULT_MODEL, _load
+
+URL = "/api/v1/alerts/alertmanager"
+
+
+def unlabelled_alert() -> dict[str, Any]:
+    """A real captured webhook whose alert has had its severity label removed."""
+    body = fixture_body("firing_grouped_single_alert")
+    alert = body["alerts"][0]
+    alert["labels"] = {
+        "alertname": "KubeAPIDown",
+        "cluster": "prod-us",
+        "job": "apiserver",
+    }
+    alert["annotations"] = {
+        "summary": "Target disappeared from Prometheus target discovery.",
+        "description": "KubeAPI has disappeared from Prometheus target discovery.",
+    }
+    return body
+
+
+async def first_incident(client: TestClient[Any, Any]) -> dict[str, Any]:
+    """The only incident, in detail."""
+    await settle(client.app)
+    [incident] = (await (await client.get("/api/v1/incidents")).json())["incidents"]
+    detail: dict[str, Any] = await (await client.get(f"/api/v1/incidents/{incident['id']}")).json()
+    return detail
+
+
+async def test_unlabelled_alert_gets_a_model_priority_with_reasons(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    """No severity label: the bundled model predicts urgency; the reasons show model and matrix."""
+    client = await aiohttp_client(create_app(make_settings(triage={"model": "default"})))
+    resp = await client.post(URL, json=unlabelled_alert())
+    assert resp.status == 202
+    incident = await first_incident(client)
+    reasons = " ".join(incident["reasons"])
+    assert "model " in reasons
+    assert "urgency critical" in reasons
+    assert "production (cluster=prod-us)" in reasons
+    assert incident["priority"] == "P1"
+
+
+async def test_a_rule_overrides_the_model_and_says_so(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A rule capping the API server's alerts wins over the model, with its reason."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {name: api drill, match: {labels: {job: apiserver}}, action: cap,"
+        " priority: P4, reason: game day on the API servers}\n"
+    )
+    settings = make_settings(triage={"model": "default", "rules_file": str(rules)})
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post(URL, json=unlabelled_alert())).status == 202
+    incident = await first_incident(client)
+    assert incident["priority"] == "P4"
+    assert "rule 'api drill' (cap): game day on the API servers [P1 -> P4]" in " ".join(incident["reasons"])
+
+
+async def test_tampered_model_is_refused_and_triage_goes_on(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A model file changed after training is refused; incidents still get a priority from labels."""
+    tampered = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL, tampered)
+    skops_file = tampered / "model.skops"
+    data = bytearray(skops_file.read_bytes())
+    data[-100] ^= 0xFF
+    skops_file.write_bytes(bytes(data))
+    _load.cache_clear()
+    client = await aiohttp_client(create_app(make_settings(triage={"model": str(tampered)})))
+    resp = await client.post(URL, json=fixture_body("firing_grouped"))
+    assert resp.status == 202
+    incident = await first_incident(client)
+    assert incident["priority"] == "P1"
+    assert "no model: urgency critical from severity=critical" in " ".join(incident["reasons"])
+
+
+def test_bundled_model_ships_with_the_package() -> None:
+    """The default model is installed with the classifiers package (what serve uses)."""
+    assert (DEFAULT_MODEL / "model.skops").is_file()
+    assert (DEFAULT_MODEL / "model.json").is_file()
