@@ -47,14 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     """Run one command; returns the process exit code."""
+    if argv and argv[0] in ("train", "evaluate"):
+        # Their own parsers own every argument (argparse's REMAINDER would swallow none of
+        # the leading options).
+        return _offline(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args.config, args.listen)
         if args.command == "check-config":
             return _check_config(args.file)
-        if args.command in ("train", "evaluate"):
-            return _offline(args.command, args.rest)
         from daemon.replay import replay
 
         settings = _settings(args.config)

@@ -89,9 +89,8 @@ def load_urgency_model(spec: str) -> UrgencyModelLike | None:
 def _load(directory: Path) -> UrgencyModelLike | None:
     """Loaded once per process and path; a model that fails to load is refused, loudly."""
     try:
-        from classifiers.load import load_model
-
         from classifiers.errors import ModelError
+        from classifiers.load import load_model
     except ImportError as err:  # a packaging problem: say so, keep triaging on labels
         log.error("model_unavailable", error=str(err), fallback="severity labels and rules")
         return None

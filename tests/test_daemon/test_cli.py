@@ -102,3 +102,16 @@ def test_check_config_runs_connector_healthchecks(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert f"{cfg}: connectors.hooks: endpoint: Input should be a valid URL" in bad.stderr
     assert "unknown connector kind 'nagios'" in bad.stderr
+
+
+def test_evaluate_cross_source_json() -> None:
+    """`triaged evaluate --holdout-source ... --json` prints one JSON object with the model's
+    macro-F1 next to the baselines, on a source the model never trained on."""
+    data = sorted(str(p) for p in (REPO / "data" / "alert-rules").glob("*.jsonl"))
+    result = run("evaluate", "--data", *data, "--holdout-source", "kube-prometheus", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] > 100
+    assert set(report["per_class"]) == {"critical", "warning", "info"}
+    assert report["macro_f1"] > report["baselines"]["majority"]["macro_f1"]
+    assert report["macro_f1"] > report["baselines"]["keyword"]["macro_f1"]
