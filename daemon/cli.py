@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", type=Path, help="YAML config whose rules to apply")
     replay.add_argument("--source", default="alertmanager", help="sender format of the files")
     replay.add_argument("--format", choices=("table", "json"), default="table")
+    explain = sub.add_parser("explain", help="show the priority an alert would get, and why")
+    explain.add_argument("file", type=Path, help="an Alertmanager webhook body or one alert")
+    explain.add_argument("--config", type=Path, help="YAML config whose triage settings to apply")
+    explain.add_argument("--json", action="store_true")
     for name, text in (
         ("train", "train an urgency model from alert-rule catalogues (see `triaged train --help`)"),
         ("evaluate", "evaluate a model: macro-F1, per class, baselines (`triaged evaluate --help`)"),
@@ -57,6 +61,11 @@ def run(argv: list[str]) -> int:
             return _serve(args.config, args.listen)
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command == "explain":
+            from daemon.explain import explain as run_explain
+
+            configure_logging("warning", "json")
+            return run_explain(_settings(args.config), args.file, args.json)
         from daemon.replay import replay
 
         settings = _settings(args.config)

@@ -18,7 +18,7 @@ import structlog
 import classifiers
 from classifiers.priority import Blast, ImpactPolicy
 from classifiers.rules import RuleSet, load_rules
-from classifiers.score import PredictionLike, score
+from classifiers.score import PredictionLike, Scored, score
 from daemon.models import Alert
 from daemon.settings import TriageSettings
 
@@ -65,7 +65,13 @@ class Scorer:
 
     def score(self, alert: Alert, prediction: PredictionLike | None, blast: Blast) -> tuple[str, str]:
         """``(priority, reasons)`` for one alert joining or opening an incident."""
-        scored = score(
+        scored = self.scored(alert, prediction, blast)
+        return scored.priority, "; ".join(scored.reasons)
+
+    def scored(self, alert: Alert, prediction: PredictionLike | None, blast: Blast) -> Scored:
+        """The full result, reasons as a list (``triaged explain``)."""
+        at = datetime.fromtimestamp(alert.received_at or time.time(), UTC)
+        return score(
             prediction,
             alert.labels,
             alert.annotations,
@@ -73,9 +79,8 @@ class Scorer:
             blast,
             self.policy,
             self.rules,
-            datetime.fromtimestamp(alert.received_at or time.time(), UTC),
+            at,
         )
-        return scored.priority, "; ".join(scored.reasons)
 
 
 def load_urgency_model(spec: str) -> UrgencyModelLike | None:

@@ -115,3 +115,25 @@ def test_evaluate_cross_source_json() -> None:
     assert set(report["per_class"]) == {"critical", "warning", "info"}
     assert report["macro_f1"] > report["baselines"]["majority"]["macro_f1"]
     assert report["macro_f1"] > report["baselines"]["keyword"]["macro_f1"]
+
+
+def test_explain_shows_priority_and_reasons(tmp_path: Path) -> None:
+    """`triaged explain` on a captured webhook prints each alert's priority and the reasons."""
+    result = run("explain", str(FIXTURES / "firing_grouped.json"), "--json")
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert [i["alertname"] for i in items] == ["HighErrorRate", "HighErrorRate"]
+    for item in items:
+        assert item["priority"] in ("P1", "P2", "P3", "P4", "P5")
+        assert item["reasons"][0].startswith("model ")
+        assert any("impact" in r for r in item["reasons"])
+        assert set(item["probabilities"]) == {"critical", "warning", "info"}
+    one = tmp_path / "alert.json"
+    one.write_text(json.dumps(json.loads((FIXTURES / "truncated.json").read_text())["alerts"][0]))
+    text = run("explain", str(one))
+    assert text.returncode == 0, text.stderr
+    assert "BatchJobFailed" in text.stdout
+    bad = run("explain", str(tmp_path / "missing.json"))
+    assert bad.returncode == 1
+    assert "cannot read" in bad.stderr
+    assert "Traceback" not in bad.stderr
