@@ -79,6 +79,12 @@ def score(
     disagrees = prediction is not None and sender_urgency is not None and sender_urgency != urgency
     if disagrees:
         reasons.append(f"the sender says severity={sender}; the model disagrees")
+        assert sender_urgency is not None
+        if URGENCY_OF[sender_urgency] < URGENCY_OF[urgency]:
+            # The model may raise urgency, never quietly lower what a person declared
+            # (its cross-source macro-F1 is about 0.5): a rule can lower it, visibly.
+            urgency = sender_urgency
+            reasons.append(f"urgency {urgency}: the sender's severity outranks the model")
     level, impact_reasons = impact(labels, blast, policy)
     reasons += impact_reasons
     base = priority(level, urgency)

@@ -30,7 +30,10 @@ def test_readme_names_the_two_commands_near_the_top() -> None:
 
 def test_readme_curl_example_gives_an_incident(daemon_factory: Callable[..., DaemonProcess]) -> None:
     """Run the README's curl commands, as written, against a real daemon (only the port differs)."""
-    d = daemon_factory({"correlation": {"group_by": ["alertname", "cluster"]}})
+    # The newcomer's daemon: the bundled model, default grouping.
+    d = daemon_factory(
+        {"correlation": {"group_by": ["alertname", "cluster"]}, "triage": {"model": "default"}}
+    )
     block = _first_block_with("curl")
     script = block.replace("127.0.0.1:9795", f"127.0.0.1:{d.port}")
     commands = [c for c in re.split(r"\n(?=curl )", script) if c.startswith("curl")]

@@ -133,6 +133,17 @@ def test_score_explains_model_impact_rules_and_disagreement(tmp_path: Path) -> N
     assert "impact high x urgency high -> P1" in text
 
 
+def test_model_never_quietly_lowers_the_senders_severity() -> None:
+    """A sender's critical stays critical when the model says warning, and both are explained."""
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    pred = Pred("warning", {"warning": 0.6})
+    s = score(pred, {"severity": "critical"}, {}, "x", Blast(), ImpactPolicy(), rules, NIGHT)
+    assert (s.urgency, s.priority) == ("critical", "P2")
+    assert "urgency critical: the sender's severity outranks the model" in s.reasons
+    low = score(Pred("critical"), {"severity": "info"}, {}, "x", Blast(), ImpactPolicy(), rules, NIGHT)
+    assert low.urgency == "critical"  # the model may raise urgency
+
+
 def test_score_without_model_uses_the_label_or_a_default() -> None:
     """No model loaded: the severity label gives urgency; without it, warning; both say why."""
     rules = load_rules(REPO / "config" / "rules.yaml")
