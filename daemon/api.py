@@ -134,3 +134,44 @@ async def retry_delivery(request: web.Request) -> web.Response:
     if not await request.app[STORE].retry_dead_letter(job_id):
         raise NotFound(f"no dead letter {job_id}")
     return _json({"id": job_id, "status": "pending"})
+
+
+URGENCIES = ("critical", "warning", "info")
+
+
+async def feedback(request: web.Request) -> web.Response:
+    """``POST /api/v1/incidents/{id}/feedback``: correct priority, urgency, team; mark noise or
+    duplicate. Stored in the timeline; ``triaged feedback-export`` turns urgency corrections
+    into training rows for ``triaged train``."""
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise PayloadError(f"body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise PayloadError("expected a JSON object")
+    fb: dict[str, Any] = {}
+    checks: dict[str, tuple[Any, str]] = {
+        "priority": (lambda v: v in ("P1", "P2", "P3", "P4", "P5"), "one of P1..P5"),
+        "urgency": (lambda v: v in URGENCIES, "one of critical, warning, info"),
+        "team": (lambda v: isinstance(v, str) and 0 < len(v) <= 200, "a team name"),
+        "noise": (lambda v: isinstance(v, bool), "true or false"),
+        "duplicate_of": (lambda v: isinstance(v, str) and v.startswith("inc_"), "an incident id"),
+        "note": (lambda v: isinstance(v, str) and len(v) <= 10_000, "a string"),
+    }
+    for key, value in body.items():
+        if key == "actor":
+            continue
+        if key not in checks:
+            raise PayloadError(f"unknown field {key!r}; expected some of {', '.join(checks)}")
+        ok, expected = checks[key]
+        if not ok(value):
+            raise PayloadError(f"{key}: expected {expected}, got {value!r}")
+        fb[key] = value
+    if not fb:
+        raise PayloadError(f"nothing to record: send some of {', '.join(checks)}")
+    actor = body.get("actor", "api")
+    if not isinstance(actor, str) or not actor.strip():
+        raise PayloadError("actor must be a non-empty string")
+    incident = await request.app[PIPELINE].feedback(request.match_info["id"], actor.strip(), fb)
+    return _incident_response(incident)

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", type=Path, help="YAML config whose rules to apply")
     replay.add_argument("--source", default="alertmanager", help="sender format of the files")
     replay.add_argument("--format", choices=("table", "json"), default="table")
+    fbx = sub.add_parser("feedback-export", help="write people's urgency corrections as training rows")
+    fbx.add_argument("--config", type=Path, help="the daemon's config (which store to read)")
+    fbx.add_argument("--out", type=Path, required=True, help="JSONL file for `triaged train --data`")
     explain = sub.add_parser("explain", help="show the priority an alert would get, and why")
     explain.add_argument("file", type=Path, help="an Alertmanager webhook body or one alert")
     explain.add_argument("--config", type=Path, help="YAML config whose triage settings to apply")
@@ -61,6 +64,10 @@ def run(argv: list[str]) -> int:
             return _serve(args.config, args.listen)
         if args.command == "check-config":
             return _check_config(args.file)
+        if args.command == "feedback-export":
+            from daemon.feedback_export import export
+
+            return asyncio.run(export(_settings(args.config), args.out))
         if args.command == "explain":
             from daemon.explain import explain as run_explain
 

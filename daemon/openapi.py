@@ -135,6 +135,35 @@ SPEC: dict[str, Any] = {
                 },
             },
         },
+        "/api/v1/incidents/{id}/feedback": {
+            "post": {
+                "summary": "Correct priority/urgency/team, or mark noise or a duplicate (training labels).",
+                "parameters": [_INCIDENT_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "actor": {"type": "string"},
+                                    "priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]},
+                                    "urgency": {"enum": ["critical", "warning", "info"]},
+                                    "team": {"type": "string"},
+                                    "noise": {"type": "boolean"},
+                                    "duplicate_of": {"type": "string"},
+                                    "note": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _resp("The incident.", {"$ref": "#/components/schemas/Incident"}),
+                    **_errors(400, 404),
+                },
+            },
+        },
         "/api/v1/deliveries": {
             "get": {
                 "summary": "Tracker deliveries (the outbox), newest first; dead letters with status=dead.",

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import structlog
 
@@ -265,6 +266,31 @@ class Pipeline:
         if changed:
             self.metrics.incidents_resolved.labels(by="manual").inc()
             log.info("incident_resolved", incident=incident_id, actor=actor)
+        return incident
+
+    async def feedback(self, incident_id: str, actor: str, fb: dict[str, Any]) -> Incident:
+        """A person's correction (priority, urgency, team, noise, duplicate), kept as a
+        training label in the timeline and applied to the incident where it applies."""
+
+        def apply(ws: WorkSet) -> Incident:
+            incident = _require(ws, incident_id)
+            now = time.time()
+            if fb.get("priority") and fb["priority"] != incident.priority:
+                incident.reasons = [
+                    *incident.reasons,
+                    f"set to {fb['priority']} by {actor} (feedback; was {incident.priority})",
+                ]
+                incident.priority = fb["priority"]
+            if fb.get("team"):
+                incident.team = fb["team"]
+            ws.touch_incident(incident)
+            ws.add_event(incident_id, TimelineEvent(now, "feedback", actor, dict(fb)))
+            self.router.route(ws, {})
+            return incident
+
+        async with self._lock:
+            incident = await self.store.update_incident(incident_id, apply)
+        log.info("incident_feedback", incident=incident_id, actor=actor, **fb)
         return incident
 
 

@@ -27,6 +27,7 @@ _NEWS = {
     "acknowledged": "acknowledged",
     "truncated": "sender truncated the group",
     "note": "note",
+    "feedback": "feedback",
 }
 
 
