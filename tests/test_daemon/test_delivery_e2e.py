@@ -78,12 +78,14 @@ async def test_one_ticket_per_incident_through_restarts_and_outage(
     for name in ("firing_grouped_partially_resolved", "resolved_grouped"):
         assert await post_raw(http, d, fixture_raw(name)) == 202
     await drained(http, d)
-    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + 15
+    pending: list[dict[str, Any]] = []
+    while not any("503" in p["last_error"] for p in pending):
+        assert time.monotonic() < deadline, pending
+        await asyncio.sleep(0.1)
+        async with http.get(d.url + "/api/v1/deliveries", params={"status": "pending"}) as resp:
+            pending = (await resp.json())["deliveries"]
     assert ticket.status == "open"
-    async with http.get(d.url + "/api/v1/deliveries", params={"status": "pending"}) as resp:
-        pending = (await resp.json())["deliveries"]
-    assert pending
-    assert any("503" in p["last_error"] for p in pending)
     assert d.stop(signal.SIGTERM) == 0
     d.start()
     fake.faults.clear()  # the tracker is back
