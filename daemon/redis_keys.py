@@ -84,6 +84,10 @@ class RedisKeys:
         """The ordered jobs of one incident in one tracker."""
         return f"{self.prefix}:outbox:q:{incident_id}|{connector}"
 
+    def outbox_of(self, incident_id: str) -> str:
+        """Every job of one incident, in order (the incident view's delivery states)."""
+        return f"{self.prefix}:outbox:inc:{incident_id}"
+
     @property
     def outbox_ready(self) -> str:
         """Queues by due time."""

@@ -82,6 +82,9 @@ class RedisOutbox:
             },
         )
         pipe.rpush(k.outbox_queue(job.incident_id, job.connector), job.idempotency_key)
+        # Per-incident index of its jobs, for the incident view (expires like the incident).
+        pipe.rpush(k.outbox_of(job.incident_id), job.idempotency_key)
+        pipe.expire(k.outbox_of(job.incident_id), self.retention)
         pipe.zadd(k.outbox_ready, {member: job.created_at}, nx=True)
         pipe.zadd(k.outbox_all, {job.idempotency_key: job.created_at})
 
@@ -215,6 +218,20 @@ class RedisOutbox:
         return True
 
     async def external_view(self, incident_id: str) -> dict[str, dict[str, Any]]:
-        """Per connector: the ticket once delivered."""
-        raw = await self.client.hgetall(self.keys.refs(incident_id))
-        return {c.decode(): {**orjson.loads(v), "state": "delivered"} for c, v in raw.items()}
+        """Per connector: the ticket once delivered, and a pending or dead job's state."""
+        k = self.keys
+        raw = await self.client.hgetall(k.refs(incident_id))
+        view = {c.decode(): {**orjson.loads(v), "state": "delivered"} for c, v in raw.items()}
+        keys = await self.client.lrange(k.outbox_of(incident_id), 0, -1)
+        if keys:
+            reader = self.client.pipeline(transaction=False)
+            for key in keys:
+                reader.hmget(k.outbox_job(key.decode()), "status", "connector", "doc", "last_error")
+            for status, connector, doc, error in await reader.execute():
+                if status in (b"pending", b"dead") and connector:
+                    entry = view.setdefault(connector.decode(), {})
+                    entry["state"] = "dead_letter" if status == b"dead" else "pending"
+                    entry["pending_action"] = orjson.loads(doc)["action"]
+                    if error:
+                        entry["last_error"] = error.decode()
+        return view

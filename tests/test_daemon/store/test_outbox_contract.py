@@ -124,3 +124,27 @@ async def test_a_call_cut_off_by_a_crash_counts_as_an_attempt(store: Store) -> N
     [again] = await store.claim_deliveries(10, lease=30)
     assert again.job_id == first.job_id
     assert again.attempts == 1
+
+
+async def test_incident_view_shows_tickets_and_dead_letters(store: Store) -> None:
+    """The incident detail's ``external`` shows each tracker's ticket, pending job or dead letter."""
+    from daemon.models import Incident, IncidentStatus
+
+    def create(ws: WorkSet) -> None:
+        incident = Incident("i1", "g", "t", IncidentStatus.OPEN, "P2", [], 1.0, 1.0, 1, 1)
+        ws.touch_incident(incident)
+        ws.new_incidents.add("i1")
+        for j in (job("i1", "jira", "open", 1), job("i1", "slack", "open", 1)):
+            ws.enqueue(j)
+
+    await store.update_incident("i1", create)
+    claimed = {j.connector: j for j in await store.claim_deliveries(10, lease=30)}
+    await store.finish_delivery(claimed["jira"], IncidentRef("OPS-7", "https://jira/OPS-7"))
+    await store.dead_letter(claimed["slack"], "HTTP 404: no_service")
+    detail = await store.get_incident("i1")
+    assert detail is not None
+    external = detail.incident.external
+    assert external["jira"]["key"] == "OPS-7"
+    assert external["jira"]["state"] == "delivered"
+    assert external["slack"]["state"] == "dead_letter"
+    assert external["slack"]["last_error"] == "HTTP 404: no_service"
