@@ -175,3 +175,13 @@ async def feedback(request: web.Request) -> web.Response:
         raise PayloadError("actor must be a non-empty string")
     incident = await request.app[PIPELINE].feedback(request.match_info["id"], actor.strip(), fb)
     return _incident_response(incident)
+
+
+async def reload_model(request: web.Request) -> web.Response:
+    """``POST /api/v1/model/reload``: load the configured model file again, without a restart.
+
+    A file that fails its checks (hash, versions, trusted types) is refused and the
+    running model stays: 409 with the version still in use.
+    """
+    swapped, version = request.app[PIPELINE].reload_model()
+    return _json({"reloaded": swapped, "model_version": version}, status=200 if swapped else 409)

@@ -66,6 +66,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)
     app.router.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
     app.router.add_post("/api/v1/incidents/{id}/feedback", api.feedback)
+    app.router.add_post("/api/v1/model/reload", api.reload_model)
     app.router.add_get("/api/v1/deliveries", api.list_deliveries)
     app.router.add_post("/api/v1/deliveries/{id}/retry", api.retry_delivery)
     app.router.add_get("/healthz", api.healthz)

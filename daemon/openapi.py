@@ -164,6 +164,15 @@ SPEC: dict[str, Any] = {
                 },
             },
         },
+        "/api/v1/model/reload": {
+            "post": {
+                "summary": "Load the configured urgency model file again (hot reload).",
+                "responses": {
+                    "200": _resp("Swapped in."),
+                    "409": _resp("Refused (failed its checks); the running model stays."),
+                },
+            },
+        },
         "/api/v1/deliveries": {
             "get": {
                 "summary": "Tracker deliveries (the outbox), newest first; dead letters with status=dead.",

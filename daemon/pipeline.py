@@ -26,7 +26,7 @@ from daemon.settings import Settings
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.route import Router
-from daemon.stages.score import Scorer, load_urgency_model
+from daemon.stages.score import Scorer, load_urgency_model, model_version, reload_urgency_model
 from daemon.store.base import IntakeEntry, Store
 from daemon.workset import WorkSet
 
@@ -267,6 +267,20 @@ class Pipeline:
             self.metrics.incidents_resolved.labels(by="manual").inc()
             log.info("incident_resolved", incident=incident_id, actor=actor)
         return incident
+
+    def reload_model(self) -> tuple[bool, str | None]:
+        """Swap in the model file now on disk; a refused file keeps the running model.
+
+        Returns (swapped, running version). The swap is one assignment between batches
+        (the event loop runs one step at a time), so no batch sees two models.
+        """
+        fresh = reload_urgency_model(self.settings.triage.model)
+        if fresh is None:
+            log.error("model_reload_refused", kept=model_version(self.scorer.model))
+            return False, model_version(self.scorer.model)
+        self.scorer.model = fresh
+        log.info("model_reloaded", version=model_version(fresh))
+        return True, model_version(fresh)
 
     async def feedback(self, incident_id: str, actor: str, fb: dict[str, Any]) -> Incident:
         """A person's correction (priority, urgency, team, noise, duplicate), kept as a

@@ -83,6 +83,17 @@ class Scorer:
         )
 
 
+def reload_urgency_model(spec: str) -> UrgencyModelLike | None:
+    """Read the configured model again from disk (a new file in the same place)."""
+    _load.cache_clear()
+    return load_urgency_model(spec)
+
+
+def model_version(model: UrgencyModelLike | None) -> str | None:
+    """The model's version, when it has one."""
+    return None if model is None else str(getattr(model, "version", "unknown"))
+
+
 def load_urgency_model(spec: str) -> UrgencyModelLike | None:
     """The configured model, or None (rules and labels only) with the reason logged."""
     if spec == "none":

@@ -96,3 +96,29 @@ def test_bundled_model_ships_with_the_package() -> None:
     """The default model is installed with the classifiers package (what serve uses)."""
     assert (DEFAULT_MODEL / "model.skops").is_file()
     assert (DEFAULT_MODEL / "model.json").is_file()
+
+
+async def test_hot_reload_swaps_a_good_model_and_refuses_a_bad_one(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """POST /api/v1/model/reload: a tampered file is refused and the running model stays;
+    the good file back in place is swapped in, all without a restart."""
+    directory = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL, directory)
+    _load.cache_clear()
+    client = await aiohttp_client(create_app(make_settings(triage={"model": str(directory)})))
+    good = (directory / "model.skops").read_bytes()
+    (directory / "model.skops").write_bytes(good[:-10] + b"0123456789")
+    refused = await client.post("/api/v1/model/reload")
+    assert refused.status == 409
+    body = await refused.json()
+    assert body["reloaded"] is False
+    assert body["model_version"]  # still triaging with the model it had
+    (directory / "model.skops").write_bytes(good)
+    ok = await client.post("/api/v1/model/reload")
+    assert ok.status == 200
+    assert (await ok.json()) == {"reloaded": True, "model_version": body["model_version"]}
+    resp = await client.post(URL, json=unlabelled_alert())
+    assert resp.status == 202
+    incident = await first_incident(client)
+    assert "model " in " ".join(incident["reasons"])
