@@ -44,6 +44,9 @@ class Metrics:
     intake_backlog: Gauge
     pipeline_batches: Counter
     pipeline_errors: Counter
+    model_predictions: Counter
+    shadow_disagreements: Counter
+    model_info: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -115,6 +118,24 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "triaged_intake_backlog", "Alerts accepted but not yet processed.", registry=reg
         ),
         pipeline_batches=Counter("triaged_pipeline_batches", "Pipeline steps committed.", registry=reg),
+        model_predictions=Counter(
+            "triaged_model_predictions",
+            "Alerts scored by a model, by role (active, shadow).",
+            ["role"],
+            registry=reg,
+        ),
+        shadow_disagreements=Counter(
+            "triaged_model_shadow_disagreements",
+            "Alerts where the shadow model's urgency differs from the active model's.",
+            ["active", "shadow"],
+            registry=reg,
+        ),
+        model_info=Gauge(
+            "triaged_model_info",
+            "1 for each loaded model version, by role.",
+            ["role", "version"],
+            registry=reg,
+        ),
         pipeline_errors=Counter(
             "triaged_pipeline_errors",
             "Pipeline steps that failed and will be retried.",

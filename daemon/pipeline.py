@@ -45,7 +45,13 @@ class Pipeline:
         self.grouper = Grouper(settings.correlation)
         self.correlator = Correlator(settings.correlation)
         self.router = Router(settings.connectors, settings.delivery.public_url)
-        self.scorer = Scorer(settings.triage, load_urgency_model(settings.triage.model))
+        shadow = settings.triage.shadow_model
+        self.scorer = Scorer(
+            settings.triage,
+            load_urgency_model(settings.triage.model),
+            load_urgency_model(shadow) if shadow else None,
+            metrics,
+        )
         # One writer per incident: steps and a person's actions never interleave.
         self._lock = asyncio.Lock()
 

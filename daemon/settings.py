@@ -140,6 +140,9 @@ class TriageSettings(Section):
     # "default": the model bundled with triaged; a directory holding model.skops +
     # model.json (from `triaged train`); "none": no model, urgency from the severity label.
     model: str = "default"
+    # A candidate model scored on live traffic next to the active one; its predictions
+    # are never used, only counted (triaged_model_shadow_disagreements_total).
+    shadow_model: str | None = None
     # Declarative priority rules (format: config/rules.yaml); none by default.
     rules_file: Path | None = None
     # Label -> regular expression: a matching label makes an incident production.

@@ -19,6 +19,7 @@ import classifiers
 from classifiers.priority import Blast, ImpactPolicy
 from classifiers.rules import RuleSet, load_rules
 from classifiers.score import PredictionLike, Scored, score
+from daemon.metrics import Metrics
 from daemon.models import Alert
 from daemon.settings import TriageSettings
 
@@ -37,9 +38,21 @@ class UrgencyModelLike(Protocol):
 class Scorer:
     """Holds the model and rules of this process; scores alerts with reasons."""
 
-    def __init__(self, settings: TriageSettings, model: UrgencyModelLike | None) -> None:
+    def __init__(
+        self,
+        settings: TriageSettings,
+        model: UrgencyModelLike | None,
+        shadow: UrgencyModelLike | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.model = model
+        self.shadow = shadow
+        self.metrics = metrics
+        if metrics is not None:
+            for role, m in (("active", model), ("shadow", shadow)):
+                if m is not None:
+                    metrics.model_info.labels(role=role, version=model_version(m)).set(1)
         self.rules = load_rules(settings.rules_file) if settings.rules_file else RuleSet()
         self.policy = ImpactPolicy(
             production=settings.production,
@@ -61,7 +74,26 @@ class Scorer:
         except Exception:  # a broken model must not stop triage: rules and labels still work
             log.exception("model_predict_failed")
             return {}
+        if self.metrics is not None:
+            self.metrics.model_predictions.labels(role="active").inc(len(batch))
+        if self.shadow is not None:
+            self._shadow(batch, predictions)
         return {a.fingerprint: p for a, p in zip(alerts, predictions, strict=True)}
+
+    def _shadow(self, batch: list[dict[str, Any]], active: Sequence[PredictionLike]) -> None:
+        """Score the same batch with the candidate; count where it would have differed."""
+        assert self.shadow is not None
+        try:
+            candidate = self.shadow.predict(batch)
+        except Exception:
+            log.exception("shadow_predict_failed")
+            return
+        if self.metrics is None:
+            return
+        self.metrics.model_predictions.labels(role="shadow").inc(len(batch))
+        for a, c in zip(active, candidate, strict=True):
+            if a.urgency != c.urgency:
+                self.metrics.shadow_disagreements.labels(active=a.urgency, shadow=c.urgency).inc()
 
     def score(self, alert: Alert, prediction: PredictionLike | None, blast: Blast) -> tuple[str, str]:
         """``(priority, reasons)`` for one alert joining or opening an incident."""

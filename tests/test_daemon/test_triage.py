@@ -122,3 +122,20 @@ async def test_hot_reload_swaps_a_good_model_and_refuses_a_bad_one(
     assert resp.status == 202
     incident = await first_incident(client)
     assert "model " in " ".join(incident["reasons"])
+
+
+async def test_shadow_model_scores_live_traffic_without_deciding(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A shadow model scores the same new alerts as the active one; only metrics show it."""
+    shadow = tmp_path / "candidate"
+    shutil.copytree(DEFAULT_MODEL, shadow)
+    settings = make_settings(triage={"model": "default", "shadow_model": str(shadow)})
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post(URL, json=fixture_body("firing_grouped"))).status == 202
+    await first_incident(client)
+    text = await (await client.get("/metrics")).text()
+    assert 'triaged_model_predictions_total{role="active"} 2.0' in text
+    assert 'triaged_model_predictions_total{role="shadow"} 2.0' in text
+    assert 'triaged_model_info{role="shadow",version=' in text
+    assert "triaged_model_shadow_disagreements_total{" not in text  # the same model agrees
