@@ -7,7 +7,7 @@ The tree::
     ├── ModelCorrupt           a file cannot be read or parsed, or the card is malformed
     ├── UntrustedModel         the skops file holds types outside TRUSTED_TYPES, or its
     │                          hash differs from the card's (tampering)
-    └── ModelVersionMismatch   the card or the pickled estimators come from another
+    └── ModelVersionMismatch   the card or the saved estimators come from another
                                scikit-learn or feature-schema version
 
 Why a tree: the daemon decides by type alone whether to start without a model

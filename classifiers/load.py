@@ -9,8 +9,8 @@ type. So ``load_model`` refuses, before constructing anything:
 * any type outside ``TRUSTED_TYPES``, even one skops itself would trust: the list is
   exactly what ``build_pipeline`` produces, so a surprise type is a red flag;
 
-and turns scikit-learn's ``InconsistentVersionWarning`` (an estimator pickled by
-another version) into ``ModelVersionMismatch``. Never ``trusted=True``.
+and turns scikit-learn's ``InconsistentVersionWarning`` (an estimator saved by
+another version) into ``ModelVersionMismatch``. Nothing is ever loaded with blanket trust.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def load_pipeline(path: Path, expected_sha256: str) -> Pipeline:
             pipeline = sio.loads(blob, trusted=TRUSTED_TYPES)
     except InconsistentVersionWarning as err:
         raise ModelVersionMismatch(
-            f"{path}: {err.estimator_name} pickled by scikit-learn {err.original_sklearn_version}, "
+            f"{path}: {err.estimator_name} saved by scikit-learn {err.original_sklearn_version}, "
             f"running {err.current_sklearn_version}"
         ) from err
     except ModelError:

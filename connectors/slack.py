@@ -28,14 +28,14 @@ other reader of ``ConnectorConfig`` relies on.)
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import ConfigDict, SecretStr, model_validator
 
-from connectors.base import ConnectorConfig, IncidentRef, IncidentRequest
+from connectors.base import IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected
 from connectors.http import send
+from connectors.webhook_url import SecretUrlConfig
 
 HEADER_LIMIT = 150
 TEXT_LIMIT = 3000
@@ -43,23 +43,10 @@ MAX_ALERTS = 15
 EMOJI = {"open": ":rotating_light:", "update": ":arrows_counterclockwise:", "resolve": ":white_check_mark:"}
 
 
-class SlackConfig(ConnectorConfig):
+class SlackConfig(SecretUrlConfig):
     """The Incoming Webhook URL (secret) and, optionally, its origin as ``endpoint``."""
 
-    model_config = ConfigDict(hide_input_in_errors=True)  # validation errors never echo the URL
-
     kind: Literal["slack"] = "slack"
-    webhook_url: SecretStr
-
-    @model_validator(mode="before")
-    @classmethod
-    def _endpoint_from_url(cls, data: Any) -> Any:
-        return _derive_endpoint(data)
-
-    @model_validator(mode="after")
-    def _url_on_endpoint(self) -> SlackConfig:
-        _check_origin(self.webhook_url, str(self.endpoint))
-        return self
 
 
 class SlackConnector:
@@ -172,36 +159,3 @@ def _section(text: str) -> dict[str, Any]:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _derive_endpoint(data: Any) -> Any:
-    """Hold the URL as a secret from the start; default ``endpoint`` to the URL's origin."""
-    if not isinstance(data, dict):
-        return data
-    url = data.get("webhook_url")
-    if isinstance(url, str):
-        data = {**data, "webhook_url": SecretStr(url)}
-        url = data["webhook_url"]
-    if "endpoint" not in data and isinstance(url, SecretStr):
-        parts = urlsplit(url.get_secret_value())
-        if parts.scheme and parts.netloc:
-            data = {**data, "endpoint": f"{parts.scheme}://{parts.netloc}/"}
-    return data
-
-
-def _check_origin(url: SecretStr, endpoint: str) -> None:
-    """The secret URL must be http(s) on ``endpoint``'s origin (messages never quote it)."""
-    parts, base = urlsplit(url.get_secret_value()), urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("webhook_url must be an http(s) URL")
-    if _origin(parts) != _origin(base):
-        raise ValueError(f"webhook_url is not on endpoint {base.scheme}://{base.netloc}")
-
-
-def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
-    """Scheme, host and port, the default port made explicit (``:443`` is the same origin)."""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)

@@ -24,14 +24,14 @@ origin, derived from the URL when omitted, and the URL must be on it (see ``slac
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
-from pydantic import ConfigDict, SecretStr, model_validator
 
-from connectors.base import ConnectorConfig, IncidentRef, IncidentRequest
+from connectors.base import IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected
 from connectors.http import send
+from connectors.webhook_url import SecretUrlConfig
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 TEXT_LIMIT = 2000
@@ -39,37 +39,10 @@ MAX_ALERTS = 15
 COLOR = {"open": "Attention", "update": "Warning", "resolve": "Good"}
 
 
-class TeamsConfig(ConnectorConfig):
+class TeamsConfig(SecretUrlConfig):
     """The workflow's HTTP URL (secret) and, optionally, its origin as ``endpoint``."""
 
-    model_config = ConfigDict(hide_input_in_errors=True)  # validation errors never echo the URL
-
     kind: Literal["teams"] = "teams"
-    webhook_url: SecretStr
-
-    @model_validator(mode="before")
-    @classmethod
-    def _endpoint_from_url(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        url = data.get("webhook_url")
-        if isinstance(url, str):
-            data = {**data, "webhook_url": SecretStr(url)}
-            url = data["webhook_url"]
-        if "endpoint" not in data and isinstance(url, SecretStr):
-            parts = urlsplit(url.get_secret_value())
-            if parts.scheme and parts.netloc:
-                data = {**data, "endpoint": f"{parts.scheme}://{parts.netloc}/"}
-        return data
-
-    @model_validator(mode="after")
-    def _url_on_endpoint(self) -> TeamsConfig:
-        parts, base = urlsplit(self.webhook_url.get_secret_value()), urlsplit(str(self.endpoint))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("webhook_url must be an http(s) URL")
-        if _origin(parts) != _origin(base):
-            raise ValueError(f"webhook_url is not on endpoint {base.scheme}://{base.netloc}")
-        return self
 
 
 class TeamsConnector:
@@ -180,12 +153,3 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     if len(text) > TEXT_LIMIT:
         text = text[: TEXT_LIMIT - 1] + "…"
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
-
-
-def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
-    """Scheme, host and port, the default port made explicit (``:443`` is the same origin)."""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme)

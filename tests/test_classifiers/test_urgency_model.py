@@ -193,7 +193,7 @@ def test_refuses_version_mismatch_in_card(trained: Path, tmp_path: Path) -> None
 
 
 def test_refuses_estimator_from_other_sklearn(trained: Path, tmp_path: Path) -> None:
-    """An estimator pickled by another sklearn (InconsistentVersionWarning) becomes ModelVersionMismatch."""
+    """An estimator saved by another sklearn (InconsistentVersionWarning) becomes ModelVersionMismatch."""
     directory = _copy(trained, tmp_path / "m")
     src = zipfile.ZipFile(io.BytesIO((directory / "model.skops").read_bytes()))
     schema = json.loads(src.read("schema.json"))
