@@ -58,7 +58,7 @@ from pydantic import Field, HttpUrl, SecretStr
 
 from connectors.base import ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
-from connectors.http import send
+from connectors.http import Api
 
 API_VERSION = "2022-11-28"
 # Our status -> GitHub issue state. An update never reopens an issue a person closed.
@@ -89,6 +89,7 @@ class GitHubConnector:
         self.config = config
         self.session = session
         self._base = str(config.endpoint).rstrip("/")
+        self._client = Api(session, self._base, self._headers(), config.timeout)
 
     async def open_incident(self, req: IncidentRequest) -> IncidentRef:
         """Create the issue with marker, priority and configured labels."""
@@ -172,14 +173,7 @@ class GitHubConnector:
     async def healthcheck(self) -> None:
         """Read the repository: token valid, may label issues, issues enabled (no write)."""
         repo = self.config.repository
-        answer = await send(
-            self.session,
-            "GET",
-            f"{self._base}/repos/{repo}",
-            what="github check",
-            timeout=self.config.timeout,
-            headers=self._headers(),
-        )
+        answer = await self._client.call("GET", f"/repos/{repo}", "github check")
         scopes = answer.headers.get("X-OAuth-Scopes")
         if scopes is not None and not {"repo", "public_repo"} & {s.strip() for s in scopes.split(",")}:
             raise ConnectorAuthError(f"github check: the classic token lacks the repo scope for {repo}")
@@ -220,16 +214,7 @@ class GitHubConnector:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        answer = await send(
-            self.session,
-            method,
-            self._base + path,
-            what=what,
-            timeout=self.config.timeout,
-            json=json,
-            params=params,
-            headers=self._headers(),
-        )
+        answer = await self._client.call(method, path, what, json=json, params=params)
         return answer.body
 
     def _headers(self) -> dict[str, str]:

@@ -49,7 +49,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from connectors.base import PRIORITIES, ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
-from connectors.http import send
+from connectors.http import Api
 
 # Our status -> the state an issue should have. An update never reopens a closed issue.
 STATES = {"open": "opened", "acknowledged": "opened", "resolved": "closed"}
@@ -89,6 +89,9 @@ class GitLabConnector:
         self.session = session
         base = str(config.endpoint).rstrip("/")
         self._api = base if base.endswith("/api/v4") else f"{base}/api/v4"
+        self._client = Api(
+            session, self._api, {"PRIVATE-TOKEN": config.token.get_secret_value()}, config.timeout
+        )
 
     async def open_incident(self, req: IncidentRequest) -> IncidentRef:
         """Create the issue with marker, priority and configured labels."""
@@ -185,16 +188,7 @@ class GitLabConnector:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        answer = await send(
-            self.session,
-            method,
-            self._api + path,
-            what=what,
-            timeout=self.config.timeout,
-            json=json,
-            params=params,
-            headers={"PRIVATE-TOKEN": self.config.token.get_secret_value()},
-        )
+        answer = await self._client.call(method, path, what, json=json, params=params)
         return answer.body
 
     def _project(self, project: Any = None) -> str:

@@ -32,6 +32,37 @@ class Answer:
     headers: Mapping[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One tracker's base URL, headers and timeout, bound once so calls name only what differs."""
+
+    session: aiohttp.ClientSession
+    base: str
+    headers: Mapping[str, str]
+    timeout: float
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """``send`` to ``base + path``."""
+        return await send(
+            self.session,
+            method,
+            self.base + path,
+            what=what,
+            timeout=self.timeout,
+            json=json,
+            params=params,
+            headers=self.headers,
+        )
+
+
 class MaybeCommitted(ConnectorUnavailable):
     """The request was sent and no answer came back: the tracker may have applied it."""
 

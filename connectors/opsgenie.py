@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_val
 
 from connectors.base import PRIORITIES, ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
-from connectors.http import send
+from connectors.http import Api
 
 OpsgeniePriority = Literal["P1", "P2", "P3", "P4", "P5"]
 DEFAULT_PRIORITIES: dict[str, OpsgeniePriority] = {p: p for p in ("P1", "P2", "P3", "P4", "P5")}
@@ -115,6 +115,12 @@ class OpsgenieConnector:
         self.config = config
         self.session = session
         self._base = str(config.endpoint).rstrip("/")
+        self._client = Api(
+            session,
+            self._base,
+            {"Authorization": f"GenieKey {config.api_key.get_secret_value()}"},
+            config.timeout,
+        )
 
     async def open_incident(self, req: IncidentRequest) -> IncidentRef:
         """Create the alert with ``alias`` = marker; wait (bounded) for Opsgenie's verdict."""
@@ -244,16 +250,7 @@ class OpsgenieConnector:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        answer = await send(
-            self.session,
-            method,
-            f"{self._base}{path}",
-            what=f"opsgenie {what}",
-            timeout=self.config.timeout,
-            json=json,
-            headers={"Authorization": f"GenieKey {self.config.api_key.get_secret_value()}"},
-            params=params,
-        )
+        answer = await self._client.call(method, path, f"opsgenie {what}", json=json, params=params)
         return answer.body
 
     def _action(self, note: str) -> dict[str, str]:

@@ -51,7 +51,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PRIORITIES, ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorRejected, ConnectorUnavailable
-from connectors.http import send
+from connectors.http import Api
 
 # Our priority -> IssuePriority id in Redmine's default data (redmine:load_default_data).
 DEFAULT_PRIORITY_IDS = {"P1": 5, "P2": 4, "P3": 3, "P4": 2, "P5": 1}
@@ -92,6 +92,9 @@ class RedmineConnector:
         self.config = config
         self.session = session
         self._base = str(config.endpoint).rstrip("/")
+        self._client = Api(
+            session, self._base, {"X-Redmine-API-Key": config.api_key.get_secret_value()}, config.timeout
+        )
 
     async def open_incident(self, req: IncidentRequest) -> IncidentRef:
         """Create the issue with the marker in its custom field."""
@@ -202,16 +205,7 @@ class RedmineConnector:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        answer = await send(
-            self.session,
-            method,
-            self._base + path,
-            what=what,
-            timeout=self.config.timeout,
-            json=json,
-            params=params,
-            headers={"X-Redmine-API-Key": self.config.api_key.get_secret_value()},
-        )
+        answer = await self._client.call(method, path, what, json=json, params=params)
         return answer.body
 
     def _priority(self, req: IncidentRequest) -> dict[str, int]:

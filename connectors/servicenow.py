@@ -62,7 +62,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import PRIORITIES, ConnectorConfig, IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected
-from connectors.http import send
+from connectors.http import Api
 
 # Our priority -> (impact, urgency); see the matrix in the module docstring.
 DEFAULT_IMPACT_URGENCY: dict[str, tuple[int, int]] = {
@@ -128,6 +128,7 @@ class ServiceNowConnector:
         self.config = config
         self.session = session
         self._base = str(config.endpoint).rstrip("/")
+        self._client = Api(session, self._base, self._headers(), config.timeout)
 
     async def open_incident(self, req: IncidentRequest) -> IncidentRef:
         """Create the incident with the marker in ``correlation_id``."""
@@ -246,16 +247,7 @@ class ServiceNowConnector:
         params: dict[str, str] | None = None,
     ) -> Any:
         try:
-            answer = await send(
-                self.session,
-                method,
-                f"{self._base}{path}",
-                what=what,
-                timeout=self.config.timeout,
-                json=json,
-                headers=self._headers(),
-                params=params,
-            )
+            answer = await self._client.call(method, path, what, json=json, params=params)
         except ConnectorAuthError as err:
             # A data policy or business rule refusing the values is the request's fault.
             if err.status == 403 and "Data Policy Exception" in str(err):

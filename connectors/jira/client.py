@@ -12,7 +12,7 @@ import aiohttp
 
 from connectors.base import IncidentRef, IncidentRequest
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
-from connectors.http import Answer, send
+from connectors.http import Answer, Api
 from connectors.jira import mapping
 from connectors.jira.config import SUMMARY_LIMIT, JiraConfig
 from connectors.jira.mapping import Block
@@ -39,6 +39,12 @@ class JiraConnectorBase(Generic[C]):
         self.config = config
         self.session = session
         self._site = str(config.endpoint).rstrip("/")
+        self._client = Api(
+            session,
+            f"{self._site}{self.api}",
+            {"Accept": "application/json", **self._auth()},
+            config.timeout,
+        )
 
     # --- what the editions define ---
 
@@ -202,13 +208,4 @@ class JiraConnectorBase(Generic[C]):
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> Answer:
-        return await send(
-            self.session,
-            method,
-            f"{self._site}{self.api}{path}",
-            what=f"{self.name} {action}",
-            timeout=self.config.timeout,
-            json=json,
-            headers={"Accept": "application/json", **self._auth()},
-            params=params,
-        )
+        return await self._client.call(method, path, f"{self.name} {action}", json=json, params=params)
