@@ -110,10 +110,11 @@ class Pipeline:
             t0 = time.perf_counter()
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
-            keys = [self.grouper.group_of(a.labels).key for a in alerts]
+            groupings = {a.fingerprint: self.grouper.group_of(a.labels) for a in alerts}
+            keys = [g.key for g in groupings.values()]
 
             def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
-                return ws, self.process(ws, [e.notification for e in pending])
+                return ws, self.process(ws, [e.notification for e in pending], groupings)
 
             ws, outcomes = await self.store.process_batch(entries, fps, keys, apply)
             elapsed = time.perf_counter() - t0
@@ -137,12 +138,20 @@ class Pipeline:
 
     # -- the stages, over one batch ------------------------------------------------------
 
-    def process(self, ws: WorkSet, notifications: Sequence[Notification]) -> Counter[str]:
-        """Apply every alert of every notification to ``ws`` in arrival order."""
+    def process(
+        self,
+        ws: WorkSet,
+        notifications: Sequence[Notification],
+        groupings: dict[str, Grouping] | None = None,
+    ) -> Counter[str]:
+        """Apply every alert of every notification to ``ws`` in arrival order.
+
+        ``groupings`` (fingerprint -> group) is what ``step`` already computed to load the
+        groups; same fingerprint, same labels, same group, so each is computed once.
+        """
         t0 = time.perf_counter()
         outcomes: Counter[str] = Counter()
-        # Same fingerprint, same labels, same group: compute it once per batch.
-        groupings: dict[str, Grouping] = {}
+        groupings = {} if groupings is None else groupings
         labels_of: dict[str, dict[str, str]] = {}
         predictions, blasts = self._prepare_scoring(ws, notifications, groupings)
         for notification in notifications:

@@ -287,8 +287,8 @@ class SqliteStore:
     ) -> T:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
-        ws = await self._write(lambda: self._load(fps, keys))
-        live = await self._write(lambda: self._still_pending([int(e.entry_id) for e in entries]))
+        ids = [int(e.entry_id) for e in entries]
+        ws, live = await self._write(lambda: (self._load(fps, keys), self._still_pending(ids)))
         result = fn(ws, [e for e in entries if int(e.entry_id) in live])
         await self._commit_entries(ws, [e.entry_id for e in entries])
         return result
