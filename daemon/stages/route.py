@@ -26,7 +26,6 @@ _NEWS = {
     "priority_raised": "priority raised",
     "acknowledged": "acknowledged",
     "truncated": "sender truncated the group",
-    "note": "note",
     "feedback": "feedback",
 }
 

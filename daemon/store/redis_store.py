@@ -477,7 +477,10 @@ class RedisStore:
         """Enqueued deliveries, oldest first."""
         try:
             keys = await self.client.zrange(self.keys.outbox_all, 0, limit - 1)
-            docs = [await self.client.hget(self.keys.outbox_job(k.decode()), "doc") for k in keys]
+            reader = self.client.pipeline(transaction=False)
+            for key in keys:
+                reader.hget(self.keys.outbox_job(key.decode()), "doc")
+            docs = await reader.execute() if keys else []
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
         return [codec.decode_outbox(d) for d in docs if d]
