@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -134,3 +135,19 @@ async def test_openapi_describes_every_route(client: TestClient[Any, Any]) -> No
         served.add((path, route.method.lower()))
     documented = {(p, m) for p, ops in spec["paths"].items() for m in ops}
     assert served == documented
+
+
+async def test_deliveries_and_feedback_refuse_bad_input(client: TestClient[Any, Any]) -> None:
+    """Bad filters, unknown ids and oversized bodies are clear JSON 4xx, never a 500."""
+    bad = await client.get("/api/v1/deliveries", params={"status": "lost"})
+    assert bad.status == 400
+    assert "pending, done, dead" in (await bad.json())["error"]
+    assert (await client.get("/api/v1/deliveries", params={"limit": "-5"})).status == 400
+    missing = await client.post("/api/v1/deliveries/999999/retry")
+    assert missing.status == 404
+    assert (await missing.json())["error"] == "no dead letter 999999"
+    incident_id = await _open_incident(client)
+    huge = b'{"note": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    resp = await client.post(f"/api/v1/incidents/{incident_id}/feedback", data=io.BytesIO(huge))
+    assert resp.status == 413
+    assert "error" in await resp.json()
