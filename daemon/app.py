@@ -17,6 +17,7 @@ from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
 from daemon.metrics import Metrics, build_metrics
+from daemon.model_watch import model_watch_ctx
 from daemon.openapi import openapi_handler
 from daemon.pipeline import Pipeline
 from daemon.settings import Settings
@@ -54,6 +55,7 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(delivery_ctx)
+    app.cleanup_ctx.append(model_watch_ctx)
     app.on_shutdown.append(_mark_stopping)
     _routes(app)
     return app

@@ -43,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", type=Path, help="an Alertmanager webhook body or one alert")
     explain.add_argument("--config", type=Path, help="YAML config whose triage settings to apply")
     explain.add_argument("--json", action="store_true")
+    model = sub.add_parser("model", help="list, promote and roll back urgency models (the registry)")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    ls = model_sub.add_parser("ls", help="stored versions; the active one is marked")
+    ls.add_argument("--json", action="store_true")
+    promote = model_sub.add_parser("promote", help="make a version (or a `triaged train` dir) active")
+    promote.add_argument("version", help="a version from `triaged model ls`, or a model directory")
+    model_sub.add_parser("rollback", help="re-activate the model active before the current one")
+    for action in model_sub.choices.values():
+        action.add_argument("--config", type=Path, help="the daemon's config (where its registry is)")
     for name, text in (
         ("train", "train an urgency model from alert-rule catalogues (see `triaged train --help`)"),
         ("evaluate", "evaluate a model: macro-F1, per class, baselines (`triaged evaluate --help`)"),
@@ -68,6 +77,10 @@ def run(argv: list[str]) -> int:
             from daemon.feedback_export import export
 
             return asyncio.run(export(_settings(args.config), args.out))
+        if args.command == "model":
+            from daemon.model_cli import run_model_command
+
+            return run_model_command(args, _settings(args.config))
         if args.command == "explain":
             from daemon.explain import explain as run_explain
 

@@ -48,8 +48,8 @@ class Pipeline:
         shadow = settings.triage.shadow_model
         self.scorer = Scorer(
             settings.triage,
-            load_urgency_model(settings.triage.model),
-            load_urgency_model(shadow) if shadow else None,
+            load_urgency_model(settings.triage.model, settings.triage.registry),
+            load_urgency_model(shadow, settings.triage.registry) if shadow else None,
             metrics,
         )
         # One writer per incident: steps and a person's actions never interleave.
@@ -289,12 +289,16 @@ class Pipeline:
         Returns (swapped, running version). The swap is one assignment between batches
         (the event loop runs one step at a time), so no batch sees two models.
         """
-        fresh = reload_urgency_model(self.settings.triage.model)
+        fresh = reload_urgency_model(self.settings.triage.model, self.settings.triage.registry)
         if fresh is None:
             log.error("model_reload_refused", kept=model_version(self.scorer.model))
             return False, model_version(self.scorer.model)
+        old = model_version(self.scorer.model)
         self.scorer.model = fresh
-        log.info("model_reloaded", version=model_version(fresh))
+        if old is not None:
+            self.metrics.model_info.remove("active", old)
+        self.metrics.model_info.labels(role="active", version=model_version(fresh)).set(1)
+        log.info("model_reloaded", version=model_version(fresh), was=old)
         return True, model_version(fresh)
 
     async def feedback(self, incident_id: str, actor: str, fb: dict[str, Any]) -> Incident:

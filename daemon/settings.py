@@ -80,26 +80,143 @@ class IntakeSettings(Section):
     max_body_bytes: ByteSize = 1024 * 1024
     max_backlog: int = Field(default=200_000, gt=0)
     retry_after: Duration = 5.0
+    # Per request: more alerts than this is a 413 (Alertmanager's max_alerts keeps batches small).
+    max_alerts: int = Field(default=1000, gt=0)
+    # Per alert: over these, that alert is rejected by index; the rest of the batch is kept.
+    max_labels: int = Field(default=64, gt=0)
+    max_key_length: int = Field(default=128, gt=0)
+    max_value_length: int = Field(default=16384, gt=0)
+    # JSON nested deeper than this is a 400 before any parser sees it.
+    max_depth: int = Field(default=32, gt=1, le=500)
 
 
 class SourceSettings(Section):
-    """One sender's endpoint: whether it is on and the bearer token it must present."""
+    """One sender's endpoint: whether it is on, and what it must present (every configured check).
+
+    Checks combine with AND: a bearer token, HTTP basic, an HMAC-SHA256 signature over
+    the body (with a timestamp within ``hmac_tolerance``), and a client-address allow-list.
+    """
 
     enabled: bool = True
     token: SecretStr | None = None
     token_file: Path | None = None
+    basic_username: str | None = None
+    basic_password: SecretStr | None = None
+    hmac_secret: SecretStr | None = None
+    # None: the sender's own header (grafana: X-Grafana-Alerting-Signature, else X-Triaged-Signature).
+    hmac_header: str | None = None
+    # None: grafana signs without a timestamp unless told; every other sender: X-Triaged-Timestamp.
+    hmac_timestamp_header: str | None = None
+    hmac_tolerance: Duration = 300.0
+    # CIDRs allowed to call this endpoint; empty: any address.
+    allow_ips: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_token_origin(self) -> SourceSettings:
         if self.token is not None and self.token_file is not None:
             raise ValueError("set token or token_file, not both")
+        if (self.basic_username is None) != (self.basic_password is None):
+            raise ValueError("set basic_username and basic_password together")
         return self
+
+    @field_validator("allow_ips")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for text in value:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"expected CIDRs such as 10.0.0.0/8, got {text!r}") from None
+        return value
+
+
+class CloudwatchSourceSettings(SourceSettings):
+    """AWS CloudWatch alarms via SNS: signature checks and subscription confirmation."""
+
+    # Refuse SNS messages whose signature does not verify against the SigningCertURL certificate.
+    verify_signature: bool = True
+    # The certificate is fetched only from URLs matching this (SNS's own hosts by default).
+    cert_url_pattern: str = (
+        r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/SimpleNotificationService-[0-9a-f]+\.pem$"
+    )
+    # Confirm a SubscriptionConfirmation by GET of its SubscribeURL (only if it matches the pattern).
+    auto_confirm: bool = False
+    subscribe_url_pattern: str = (
+        r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\?Action=ConfirmSubscription&"
+    )
+    # Only these topics are accepted; empty: any topic.
+    topic_arns: list[str] = Field(default_factory=list)
+
+    @field_validator("cert_url_pattern", "subscribe_url_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a regular expression: {err}") from None
+        return value
+
+
+class GenericMapping(Section):
+    """Where a generic JSON body keeps each alert field: JSON pointers (RFC 6901) or templates.
+
+    A template is a string with ``{/json/pointer}`` placeholders, e.g. ``"{/host} down"``;
+    pointers inside ``alerts`` are relative to each alert, ``$`` pointers to the whole body.
+    """
+
+    # Pointer to the list of alerts; "" means the body is one alert.
+    alerts: str = ""
+    fingerprint: str | None = None
+    status: str = "/status"
+    # Sender status value -> firing|resolved; unknown values are rejected by index.
+    status_map: dict[str, Literal["firing", "resolved"]] = Field(
+        default_factory=lambda: {"firing": "firing", "resolved": "resolved"}
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    # Labels whose values identify the alert when no fingerprint is mapped.
+    identity: list[str] = Field(default_factory=list)
+    starts_at: str | None = None
+    generator_url: str | None = None
+
+    @model_validator(mode="after")
+    def _valid_mapping(self) -> GenericMapping:
+        from daemon.sources.pointer import check_template
+
+        if "alertname" not in self.labels:
+            raise ValueError("labels must map alertname")
+        for text in (self.alerts, self.status, self.fingerprint, self.starts_at, self.generator_url):
+            if text:
+                check_template(text)
+        for text in (*self.labels.values(), *self.annotations.values()):
+            check_template(text)
+        missing = [k for k in self.identity if k not in self.labels]
+        if missing:
+            raise ValueError(f"identity names labels not in labels: {missing}")
+        return self
+
+
+class GenericSourceSettings(SourceSettings):
+    """Any JSON sender, one named mapping each: ``POST /api/v1/alerts/generic/{name}``."""
+
+    mappings: dict[str, GenericMapping] = Field(default_factory=dict)
 
 
 class SourcesSettings(Section):
     """Every built-in sender, keyed by the name used in its URL."""
 
     alertmanager: SourceSettings = SourceSettings()
+    grafana: SourceSettings = SourceSettings()
+    datadog: SourceSettings = SourceSettings()
+    zabbix: SourceSettings = SourceSettings()
+    cloudwatch: CloudwatchSourceSettings = CloudwatchSourceSettings()
+    generic: GenericSourceSettings = GenericSourceSettings()
+    # POST /api/v1/reports: people and help-desk forms.
+    report: SourceSettings = SourceSettings()
 
 
 class GroupRoute(Section):
@@ -137,9 +254,14 @@ class TriageSettings(Section):
     Priority = impact x urgency (see ``classifiers/priority.py``), then the rules.
     """
 
-    # "default": the model bundled with triaged; a directory holding model.skops +
-    # model.json (from `triaged train`); "none": no model, urgency from the severity label.
-    model: str = "default"
+    # "registry": the active model of ``registry`` (`triaged model promote`), else the
+    # bundled one; "default": the model bundled with triaged; a directory holding
+    # model.skops + model.json (from `triaged train`); "none": urgency from the label.
+    model: str = "registry"
+    # Where `triaged model promote|rollback` keep versions and the active pointer.
+    registry: Path = Path("triaged-data/models")
+    # How often the daemon looks for a promotion or rollback (one stat() per poll).
+    registry_poll: Duration = 5.0
     # A candidate model scored on live traffic next to the active one; its predictions
     # are never used, only counted (triaged_model_shadow_disagreements_total).
     shadow_model: str | None = None

@@ -115,10 +115,10 @@ class Scorer:
         )
 
 
-def reload_urgency_model(spec: str) -> UrgencyModelLike | None:
-    """Read the configured model again from disk (a new file in the same place)."""
+def reload_urgency_model(spec: str, registry: Path | None = None) -> UrgencyModelLike | None:
+    """Read the configured model again from disk (a new file, or a new active version)."""
     _load.cache_clear()
-    return load_urgency_model(spec)
+    return load_urgency_model(spec, registry)
 
 
 def model_version(model: UrgencyModelLike | None) -> str | None:
@@ -126,11 +126,27 @@ def model_version(model: UrgencyModelLike | None) -> str | None:
     return None if model is None else str(getattr(model, "version", "unknown"))
 
 
-def load_urgency_model(spec: str) -> UrgencyModelLike | None:
+def load_urgency_model(spec: str, registry: Path | None = None) -> UrgencyModelLike | None:
     """The configured model, or None (rules and labels only) with the reason logged."""
     if spec == "none":
         return None
+    if spec == "registry":
+        return _load(_active_in(registry) or DEFAULT_MODEL)
     return _load(DEFAULT_MODEL if spec == "default" else Path(spec))
+
+
+def _active_in(registry: Path | None) -> Path | None:
+    """The promoted model's directory; an unreadable pointer is logged and ignored."""
+    if registry is None:
+        return None
+    from classifiers.errors import ModelError
+    from classifiers.registry import ModelRegistry
+
+    try:
+        return ModelRegistry(registry).active_dir()
+    except ModelError as err:
+        log.error("model_registry_unreadable", path=str(registry), error=str(err))
+        return None
 
 
 @cache
