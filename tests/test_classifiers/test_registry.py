@@ -30,7 +30,8 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         data = tmp_path_factory.mktemp(f"data{i}") / "slice.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
         model_dir = tmp_path_factory.mktemp(f"model{i}")
-        train([data], model_dir, seed=0, cv={"macro_f1": 0.5 + i / 10, "per_class": {"critical": {"recall": 0.0}}})
+        cv = {"macro_f1": 0.5 + i / 10, "per_class": {"critical": {"recall": 0.0}}}
+        train([data], model_dir, seed=0, cv=cv)
         out.append(model_dir)
     return out[0], out[1]
 
@@ -112,7 +113,8 @@ def test_cli_promote_ls_rollback(
     assert f"active model: {_version(a)}" in capsys.readouterr().out
     assert run(["model", "promote", "nope", "--config", config]) == 1
     err = capsys.readouterr().err
-    assert "no model version 'nope'" in err and "Traceback" not in err
+    assert "no model version 'nope'" in err
+    assert "Traceback" not in err
 
 
 async def test_running_daemon_follows_promotion_and_rollback(
