@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from daemon import api, ingest
+from daemon import api, ingest, reports_intake
 from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
@@ -63,6 +63,9 @@ def create_app(
 
 def _routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/alerts/{source}", ingest.ingest)
+    app.router.add_put("/api/v1/alerts/{source}", ingest.ingest)  # Grafana's "HTTP Method: PUT"
+    app.router.add_post("/api/v1/alerts/generic/{name}", ingest.ingest_generic)
+    app.router.add_post("/api/v1/reports", reports_intake.submit_report)
     app.router.add_get("/api/v1/incidents", api.list_incidents)
     app.router.add_get("/api/v1/incidents/{id}", api.get_incident)
     app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)

@@ -19,7 +19,7 @@ def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Malformed request; `error` names the problem.",
-        401: "Missing or wrong bearer token.",
+        401: "Missing or wrong credentials (token, basic, signature or address).",
         404: "Not found.",
         409: "The action does not apply in the incident's state.",
         413: "Body over `intake.max_body_bytes`.",
@@ -34,6 +34,33 @@ _ACTION_BODY = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Action"}}},
 }
 
+_SENDERS = ["alertmanager", "grafana", "datadog", "zabbix", "cloudwatch"]
+_INGEST: dict[str, Any] = {
+    "summary": "Ingest a webhook from a sender (docs/senders.md).",
+    "parameters": [
+        {"name": "source", "in": "path", "required": True, "schema": {"type": "string", "enum": _SENDERS}}
+    ],
+    "security": [{"bearer": []}, {"basic": []}, {}],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/AlertmanagerWebhook"},
+                        {"type": "object", "description": "Grafana, Datadog, Zabbix or SNS body"},
+                    ]
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": _resp("An SNS subscription message, answered (sources.cloudwatch)."),
+        "202": _resp("Stored durably.", {"$ref": "#/components/schemas/Accepted"}),
+        **_errors(400, 401, 404, 413, 503),
+    },
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -43,22 +70,33 @@ SPEC: dict[str, Any] = {
     },
     "paths": {
         "/api/v1/alerts/{source}": {
+            "post": _INGEST,
+            "put": {**_INGEST, "summary": "Same as POST (Grafana contact points may use PUT)."},
+        },
+        "/api/v1/alerts/generic/{name}": {
             "post": {
-                "summary": "Ingest a webhook from a sender (alertmanager).",
+                "summary": "Ingest any JSON body through the mapping sources.generic.mappings.<name>.",
                 "parameters": [
-                    {
-                        "name": "source",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": ["alertmanager"]},
-                    }
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
-                "security": [{"bearer": []}, {}],
+                "security": [{"bearer": []}, {"basic": []}, {}],
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/AlertmanagerWebhook"}}
-                    },
+                    "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+                },
+                "responses": {
+                    "202": _resp("Stored durably.", {"$ref": "#/components/schemas/Accepted"}),
+                    **_errors(400, 401, 404, 413, 503),
+                },
+            },
+        },
+        "/api/v1/reports": {
+            "post": {
+                "summary": "A person or help-desk form reports a problem; it becomes a report alert.",
+                "security": [{"bearer": []}, {"basic": []}, {}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
                 },
                 "responses": {
                     "202": _resp("Stored durably.", {"$ref": "#/components/schemas/Accepted"}),
@@ -232,7 +270,10 @@ SPEC: dict[str, Any] = {
         },
     },
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "basic": {"type": "http", "scheme": "basic"},
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -269,6 +310,20 @@ SPEC: dict[str, Any] = {
                     "next_attempt_at": {"type": "number"},
                     "last_error": {"type": "string"},
                     "idempotency_key": {"type": "string"},
+                },
+            },
+            "Report": {
+                "type": "object",
+                "required": ["title"],
+                "properties": {
+                    "title": {"type": "string", "minLength": 1, "maxLength": 300},
+                    "description": {"type": "string"},
+                    "reporter": {"type": "string"},
+                    "service": {"type": "string"},
+                    "impact": {"enum": ["high", "medium", "low"]},
+                    "status": {"enum": ["open", "resolved"]},
+                    "id": {"type": "string"},
+                    "url": {"type": "string"},
                 },
             },
             "Action": {

@@ -53,7 +53,7 @@ class Pipeline:
             metrics,
         )
         # One writer per incident: steps and a person's actions never interleave.
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
 
     # -- the worker --------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ class Pipeline:
 
     async def step(self) -> int:
         """One batch: take, then load/process/commit through the store. Returns alerts taken."""
-        async with self._lock:
+        async with self.lock:
             entries = await self.store.take(self.settings.pipeline.batch_size)
             if not entries:
                 self.metrics.intake_backlog.set(self.store.backlog())
@@ -249,7 +249,7 @@ class Pipeline:
             self.router.route(ws, {})
             return incident, True
 
-        async with self._lock:
+        async with self.lock:
             incident, changed = await self.store.update_incident(incident_id, apply)
         if changed:
             self.metrics.incidents_acknowledged.inc()
@@ -276,7 +276,7 @@ class Pipeline:
             self.router.route(ws, {})
             return incident, True
 
-        async with self._lock:
+        async with self.lock:
             incident, changed = await self.store.update_incident(incident_id, apply)
         if changed:
             self.metrics.incidents_resolved.labels(by="manual").inc()
@@ -321,7 +321,7 @@ class Pipeline:
             self.router.route(ws, {})
             return incident
 
-        async with self._lock:
+        async with self.lock:
             incident = await self.store.update_incident(incident_id, apply)
         log.info("incident_feedback", incident=incident_id, actor=actor, **fb)
         return incident

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from daemon.correlation_settings import CorrelationSettings, GroupRoute  # noqa: F401  (re-exported)
 from daemon.matchers import Matcher, parse_matcher
 from daemon.units import ByteSize, Duration
 
@@ -161,6 +162,9 @@ class CloudwatchSourceSettings(SourceSettings):
         return value
 
 
+_SAME_STATUS: dict[str, Literal["firing", "resolved"]] = {"firing": "firing", "resolved": "resolved"}
+
+
 class GenericMapping(Section):
     """Where a generic JSON body keeps each alert field: JSON pointers (RFC 6901) or templates.
 
@@ -173,9 +177,7 @@ class GenericMapping(Section):
     fingerprint: str | None = None
     status: str = "/status"
     # Sender status value -> firing|resolved; unknown values are rejected by index.
-    status_map: dict[str, Literal["firing", "resolved"]] = Field(
-        default_factory=lambda: {"firing": "firing", "resolved": "resolved"}
-    )
+    status_map: dict[str, Literal["firing", "resolved"]] = Field(default_factory=lambda: dict(_SAME_STATUS))
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     # Labels whose values identify the alert when no fingerprint is mapped.
@@ -217,35 +219,6 @@ class SourcesSettings(Section):
     generic: GenericSourceSettings = GenericSourceSettings()
     # POST /api/v1/reports: people and help-desk forms.
     report: SourceSettings = SourceSettings()
-
-
-class GroupRoute(Section):
-    """A routing rule for grouping: alerts whose labels match use this ``group_by``."""
-
-    matchers: list[str] = Field(default_factory=list)
-    group_by: list[str]
-
-    @field_validator("matchers")
-    @classmethod
-    def _valid_matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
-
-    def parsed_matchers(self) -> tuple[Matcher, ...]:
-        """The matchers, parsed (they were validated when the config loaded)."""
-        return tuple(parse_matcher(t) for t in self.matchers)
-
-
-class CorrelationSettings(Section):
-    """How alerts join incidents: Alertmanager-style ``group_by`` plus a time window.
-
-    ``group_by: ['...']`` means every label (no grouping), as in Alertmanager.
-    """
-
-    group_by: list[str] = Field(default_factory=lambda: ["alertname", "cluster"])
-    group_window: Duration = 3600.0
-    routes: list[GroupRoute] = Field(default_factory=list)
 
 
 class TriageSettings(Section):

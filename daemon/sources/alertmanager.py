@@ -49,7 +49,7 @@ def parse(payload: object, received_at: float) -> ParseResult:
     if not isinstance(payload, Mapping):
         raise PayloadError("expected a JSON object (an Alertmanager webhook body)")
     version = payload.get("version")
-    if version is not None and version not in SUPPORTED_VERSIONS:
+    if version is not None and (not isinstance(version, str) or version not in SUPPORTED_VERSIONS):
         raise PayloadError(f'unsupported webhook version {version!r}: expected "4"')
     raw_alerts = payload.get("alerts")
     if not isinstance(raw_alerts, list):
@@ -61,10 +61,12 @@ def parse(payload: object, received_at: float) -> ParseResult:
     receiver = payload.get("receiver", "")
     alerts: list[Alert] = []
     rejected: list[Rejection] = []
+    positions: list[str] = []
     for index, raw in enumerate(raw_alerts):
         try:
             alerts.append(_to_alert(raw, received_at))
-        except (ValidationError, ValueError) as err:
+            positions.append(f"alerts[{index}]")
+        except (ValidationError, ValueError, OverflowError) as err:
             rejected.append(Rejection(f"alerts[{index}]", "invalid_alert", _explain(err)))
     notification = Notification(
         source=SOURCE,
@@ -74,7 +76,7 @@ def parse(payload: object, received_at: float) -> ParseResult:
         truncated_alerts=truncated,
         receiver=receiver if isinstance(receiver, str) else "",
     )
-    return ParseResult(notification, tuple(rejected))
+    return ParseResult(notification, tuple(rejected), tuple(positions))
 
 
 def _to_alert(raw: Any, received_at: float) -> Alert:
@@ -94,7 +96,7 @@ def _to_alert(raw: Any, received_at: float) -> Alert:
     )
 
 
-def _explain(err: ValidationError | ValueError) -> str:
+def _explain(err: ValidationError | ValueError | OverflowError) -> str:
     if isinstance(err, ValidationError):
         parts = []
         for e in err.errors(include_url=False):

@@ -26,3 +26,6 @@ class ParseResult:
 
     notification: Notification
     rejected: tuple[Rejection, ...] = field(default=())
+    # Where each accepted alert was in the body ("alerts[3]"), in the same order; empty
+    # for one-alert bodies. Lets the edge reject an alert over a limit by its position.
+    where: tuple[str, ...] = field(default=())

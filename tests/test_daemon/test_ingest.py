@@ -159,7 +159,7 @@ async def test_backlog_full_is_503_with_retry_after(
     # Hold the pipeline's lock so nothing drains while we fill the intake.
     from daemon.keys import PIPELINE
 
-    async with app[PIPELINE]._lock:
+    async with app[PIPELINE].lock:
         first = await client.post(URL, json=fixture_body("firing_grouped"))
         assert first.status == 202
         resp = await client.post(URL, json=fixture_body("firing_grouped"))
