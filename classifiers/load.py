@@ -60,7 +60,6 @@ TRUSTED_TYPES: list[str] = [
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.preprocessing._encoders.OneHotEncoder",
     "sklearn.preprocessing._function_transformer.FunctionTransformer",
 ]
 
