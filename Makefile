@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean redis-server
+.PHONY: run test lint typecheck bench clean redis-server chromium promtool
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -17,7 +17,7 @@ run: $(BIN)/python
 	$(BIN)/triaged serve $(ARGS)
 
 # Install everything the tests need, then lint, type-check and test the *installed* project.
-test: $(BIN)/python redis-server
+test: $(BIN)/python redis-server chromium promtool
 	$(BIN)/pip install -q '.[dev]'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -29,6 +29,18 @@ redis-server:
 	@command -v redis-server >/dev/null || { \
 	  echo "installing Debian's redis-server"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+# The HTML report test opens the report in a real headless browser.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# `promtool check rules` / `promtool test rules` validate config/examples/triaged-alerts.rules.yml.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian's prometheus (for promtool)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
 
 lint: $(BIN)/python
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

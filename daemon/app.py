@@ -20,6 +20,7 @@ from daemon.metrics import Metrics, build_metrics
 from daemon.model_watch import model_watch_ctx
 from daemon.openapi import openapi_handler
 from daemon.pipeline import Pipeline
+from daemon.reports.kpi_metrics import kpi_metrics_ctx
 from daemon.settings import Settings
 from daemon.store import Store, build_store
 
@@ -56,6 +57,7 @@ def create_app(
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(delivery_ctx)
     app.cleanup_ctx.append(model_watch_ctx)
+    app.cleanup_ctx.append(kpi_metrics_ctx)  # after the store: it reads incidents
     app.on_shutdown.append(_mark_stopping)
     _routes(app)
     return app

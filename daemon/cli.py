@@ -43,6 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", type=Path, help="an Alertmanager webhook body or one alert")
     explain.add_argument("--config", type=Path, help="YAML config whose triage settings to apply")
     explain.add_argument("--json", action="store_true")
+    report = sub.add_parser(
+        "report", help="incident KPIs over a time range (MTTA, MTTR, ...; docs/reports.md)"
+    )
+    report.add_argument("--since", required=True, help="7d, 36h (before now), or a time: 2026-11-01")
+    report.add_argument("--until", help="same forms as --since (default: now)")
+    report.add_argument("--config", type=Path, help="the daemon's config (which store to read)")
+    report.add_argument("--format", choices=("md", "html", "json"), default="md")
+    report.add_argument("--out", type=Path, help="write here instead of stdout")
+    report.add_argument(
+        "--servicenow", type=Path, metavar="CSV", help="a ServiceNow incident export to compare"
+    )
+    pm = sub.add_parser("postmortem", help="write a Markdown post-incident draft for one incident")
+    pm.add_argument("incident_id", metavar="INCIDENT_ID")
+    pm.add_argument("--config", type=Path, help="the daemon's config (which store to read)")
+    pm.add_argument("--out", type=Path, help="write here instead of stdout")
     model = sub.add_parser("model", help="list, promote and roll back urgency models (the registry)")
     model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     ls = model_sub.add_parser("ls", help="stored versions; the active one is marked")
@@ -81,6 +96,16 @@ def run(argv: list[str]) -> int:
             from daemon.model_cli import run_model_command
 
             return run_model_command(args, _settings(args.config))
+        if args.command in ("report", "postmortem"):
+            from daemon.reports import commands
+
+            settings = _settings(args.config)
+            configure_logging("warning", "json")
+            if args.command == "report":
+                return commands.run_sync(
+                    commands.report(settings, args.since, args.until, args.format, args.out, args.servicenow)
+                )
+            return commands.run_sync(commands.postmortem(settings, args.incident_id, args.out))
         if args.command == "explain":
             from daemon.explain import explain as run_explain
 

@@ -1,0 +1,221 @@
+"""The incident KPIs as Prometheus gauges (``triaged_kpi_*``), recomputed in the background.
+
+A scrape never touches the store: a task recomputes a snapshot at most every
+``REFRESH_EVERY`` seconds over incidents opened in the last ``WINDOW`` (at most
+``MAX_INCIDENTS`` of them), and the collector only reads that snapshot. Incidents that
+are resolved and unchanged since the last pass are not read again, so a pass costs one
+listing plus one read per open or changed incident.
+
+With several replicas on one Redis store each replica computes the same figures from
+the shared store: aggregate them with ``max``/``avg`` across instances, never ``sum``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from daemon.keys import METRICS, STORE
+from daemon.models import Incident
+from daemon.reports.kpi import IncidentFacts, KpiSummary, Stats, breakdown, facts, summarize
+from daemon.store.base import Store
+
+log = structlog.get_logger(__name__)
+
+REFRESH_EVERY = 60.0
+# Startup is busy (model load, intake recovery); the first KPI pass can wait a little.
+FIRST_REFRESH_AFTER = 5.0
+WINDOW = 7 * 86400.0
+MAX_INCIDENTS = 5000
+ALL = "all"
+STATS = ("mean", "median", "p90")
+DURATIONS = (
+    ("mtti", "Time from the first alert's start to the incident opening"),
+    ("mtta", "Time from incident opened to first acknowledgement"),
+    ("mttr", "Time from incident opened to resolution"),
+    ("response", "Time from the first alert's start to a person's first action"),
+)
+RATIOS = (
+    ("resolution_ratio", "Share of incidents resolved", "resolution_rate"),
+    (
+        "first_time_fix_ratio",
+        "Share of resolved incidents with no escalation, reassignment or reopen",
+        "first_time_fix_rate",
+    ),
+    ("reopen_ratio", "Share of ever-resolved incidents that were reopened", "reopen_rate"),
+    ("alerts_per_incident", "Distinct alerts per incident", "alerts_per_incident"),
+    ("noise_reduction_ratio", "1 - incidents / alert notifications", "noise_reduction"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """KPIs per priority (plus ``all``) over the window, as of ``at``."""
+
+    at: float
+    window: float
+    by_priority: dict[str, KpiSummary]
+
+
+def _signature(incident: Incident) -> tuple[Any, ...]:
+    """What changes when an incident's KPI facts can change."""
+    return (
+        incident.status,
+        incident.priority,
+        incident.team,
+        incident.last_seen,
+        incident.acknowledged_at,
+        incident.resolved_at,
+        incident.alert_count,
+        incident.revision,
+    )
+
+
+@dataclass
+class KpiRefresher:
+    """Keeps the snapshot fresh; a failed pass keeps the previous snapshot and is counted."""
+
+    store: Store
+    window: float = WINDOW
+    max_incidents: int = MAX_INCIDENTS
+    snapshot: Snapshot | None = None
+    failures: int = 0
+    _cache: dict[str, tuple[tuple[Any, ...], IncidentFacts]] = field(default_factory=dict)
+
+    async def refresh(self, now: float | None = None) -> Snapshot:
+        """One pass: list the window's incidents, re-read what changed, summarize."""
+        now = time.time() if now is None else now
+        listed = await self.store.list_incidents(None, self.max_incidents)
+        items: list[IncidentFacts] = []
+        cache: dict[str, tuple[tuple[Any, ...], IncidentFacts]] = {}
+        for incident in listed:
+            if incident.opened_at < now - self.window:
+                continue
+            sig = _signature(incident)
+            cached = self._cache.get(incident.id)
+            # Open incidents are re-read every pass: a person's note changes response time
+            # without touching the record.
+            if cached is not None and cached[0] == sig and incident.status.value == "resolved":
+                item = cached[1]
+            else:
+                detail = await self.store.get_incident(incident.id)
+                if detail is None:
+                    continue
+                item = facts(detail)
+            cache[incident.id] = (sig, item)
+            items.append(item)
+        self._cache = cache
+        by_priority = {**breakdown(items, lambda f: f.priority), ALL: summarize(items)}
+        self.snapshot = Snapshot(now, self.window, by_priority)
+        return self.snapshot
+
+    async def run(
+        self, stop: asyncio.Event, every: float = REFRESH_EVERY, first: float = FIRST_REFRESH_AFTER
+    ) -> None:
+        """Refresh after ``first`` seconds, then every ``every`` seconds, until ``stop``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), first)
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception as err:  # the store may be down; metrics must not take the daemon with it
+                self.failures += 1
+                log.warning("kpi_refresh_failed", error=str(err))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+
+class KpiCollector(Collector):
+    """Exposes the refresher's latest snapshot; cheap, never blocks a scrape on the store."""
+
+    def __init__(self, refresher: KpiRefresher) -> None:
+        self.refresher = refresher
+
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples (so registration checks names without a store read)."""
+        return self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        """The families with the latest snapshot's samples (none before the first pass)."""
+        return self._families(self.refresher.snapshot)
+
+    def _families(self, snap: Snapshot | None) -> Iterator[Metric]:
+        incidents = GaugeMetricFamily(
+            "triaged_kpi_incidents", "Incidents opened within the KPI window.", labels=["priority"]
+        )
+        durations = {
+            name: GaugeMetricFamily(
+                f"triaged_kpi_{name}_seconds",
+                f"{text} (mean, median, p90), over incidents opened within the KPI window.",
+                labels=["priority", "stat"],
+            )
+            for name, text in DURATIONS
+        }
+        ratios = {
+            name: GaugeMetricFamily(
+                f"triaged_kpi_{name}", f"{text}, within the KPI window.", labels=["priority"]
+            )
+            for name, text, _ in RATIOS
+        }
+        window = GaugeMetricFamily("triaged_kpi_window_seconds", "How far back the KPI gauges look.")
+        refreshed = GaugeMetricFamily(
+            "triaged_kpi_last_refresh_timestamp_seconds", "When the KPI gauges were last recomputed."
+        )
+        failures = CounterMetricFamily("triaged_kpi_refresh_failures", "KPI recomputations that failed.")
+        failures.add_metric([], self.refresher.failures)
+        if snap is not None:
+            window.add_metric([], snap.window)
+            refreshed.add_metric([], snap.at)
+            for priority, summary in snap.by_priority.items():
+                incidents.add_metric([priority], summary.incidents)
+                for name, _ in DURATIONS:
+                    _add_stats(durations[name], priority, getattr(summary, name))
+                for name, _, attr in RATIOS:
+                    value = getattr(summary, attr)
+                    if value is not None:
+                        ratios[name].add_metric([priority], value)
+        yield incidents
+        yield from durations.values()
+        yield from ratios.values()
+        yield window
+        yield refreshed
+        yield failures
+
+
+def _add_stats(family: GaugeMetricFamily, priority: str, s: Stats) -> None:
+    for stat in STATS:
+        value = getattr(s, stat)
+        if value is not None:
+            family.add_metric([priority, stat], value)
+
+
+KPI_REFRESHER = web.AppKey("kpi_refresher", KpiRefresher)
+
+
+async def kpi_metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Register the KPI collector on the app's registry and keep it fresh while the app runs."""
+    registry = app[METRICS].registry
+    refresher = KpiRefresher(app[STORE])
+    collector = KpiCollector(refresher)
+    app[KPI_REFRESHER] = refresher
+    try:
+        registry.register(collector)
+        registered = True
+    except ValueError:  # already registered on this registry (an app rebuilt in one process)
+        registered = False
+    stop = asyncio.Event()
+    task = asyncio.create_task(refresher.run(stop), name="kpi-metrics")
+    yield
+    stop.set()
+    await task
+    if registered:
+        registry.unregister(collector)
