@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from daemon import api, ingest, reports_intake
+from daemon import api, api_silences, ingest, reports_intake
 from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
@@ -74,6 +74,9 @@ def _routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
     app.router.add_post("/api/v1/incidents/{id}/feedback", api.feedback)
     app.router.add_post("/api/v1/model/reload", api.reload_model)
+    app.router.add_post("/api/v1/silences", api_silences.create)
+    app.router.add_get("/api/v1/silences", api_silences.list_silences)
+    app.router.add_delete("/api/v1/silences/{id}", api_silences.expire)
     app.router.add_get("/api/v1/deliveries", api.list_deliveries)
     app.router.add_post("/api/v1/deliveries/{id}/retry", api.retry_delivery)
     app.router.add_get("/healthz", api.healthz)

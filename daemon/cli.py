@@ -11,6 +11,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from daemon import silences_cli
 from daemon.app import create_app
 from daemon.config_loader import load_settings
 from daemon.errors import ConfigError
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("incident_id", metavar="INCIDENT_ID")
     pm.add_argument("--config", type=Path, help="the daemon's config (which store to read)")
     pm.add_argument("--out", type=Path, help="write here instead of stdout")
+    silences_cli.add_parser(sub)
     model = sub.add_parser("model", help="list, promote and roll back urgency models (the registry)")
     model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     ls = model_sub.add_parser("ls", help="stored versions; the active one is marked")
@@ -92,6 +94,8 @@ def run(argv: list[str]) -> int:
             from daemon.feedback_export import export
 
             return asyncio.run(export(_settings(args.config), args.out))
+        if args.command == "silences":
+            return silences_cli.run(args, _settings(args.config))
         if args.command == "model":
             from daemon.model_cli import run_model_command
 

@@ -47,6 +47,9 @@ class Metrics:
     model_predictions: Counter
     shadow_disagreements: Counter
     model_info: Gauge
+    alerts_correlated: Counter
+    alerts_suppressed: Counter
+    incidents_merged: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -91,6 +94,25 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             registry=reg,
         ),
         incidents_opened=Counter("triaged_incidents_opened", "Incidents opened.", ["priority"], registry=reg),
+        alerts_correlated=Counter(
+            "triaged_alerts_correlated",
+            "Firing alerts placed in an incident, by how: opened (a new incident), group, topology, "
+            "similarity, storm. Compression = sum / opened.",
+            ["method"],
+            registry=reg,
+        ),
+        alerts_suppressed=Counter(
+            "triaged_alerts_suppressed",
+            "Firing alerts recorded but not paged, by reason: silence, maintenance, inhibition.",
+            ["reason"],
+            registry=reg,
+        ),
+        incidents_merged=Counter(
+            "triaged_incidents_merged",
+            "Incidents merged into another (the ones opened just before a storm was declared).",
+            ["into"],
+            registry=reg,
+        ),
         incidents_resolved=Counter(
             "triaged_incidents_resolved",
             "Incidents resolved, by who resolved them.",

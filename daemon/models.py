@@ -130,6 +130,10 @@ class AlertState:
     receive_count: int
     fire_count: int
     incident_id: str | None
+    # Times of its recent fire/resolve changes (bounded): flapping is judged on these.
+    flips: list[float] = field(default_factory=list)
+    # Why it opened no incident (silence, maintenance window, inhibition), if it didn't.
+    suppressed: str | None = None
 
 
 @dataclass(slots=True)
@@ -184,6 +188,9 @@ class Incident:
     external: dict[str, Any] = field(default_factory=dict)
     # Bumped each time trackers are told of a change: part of outbox idempotency keys.
     revision: int = 0
+    # What correlation knows of it: likely cause, entities, flapping alerts, storm
+    # summary, merged-into; small and bounded (see daemon/stages/correlate.py).
+    correlation: dict[str, Any] = field(default_factory=dict)
 
     def summary_json(self) -> dict[str, Any]:
         """The list-view shape of the API: times as RFC 3339 strings."""
@@ -212,6 +219,7 @@ class Incident:
             "team": self.team,
             "external": self.external,
             "revision": self.revision,
+            "correlation": self.correlation,
         }
 
 

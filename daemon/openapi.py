@@ -211,6 +211,55 @@ SPEC: dict[str, Any] = {
                 },
             },
         },
+        "/api/v1/silences": {
+            "post": {
+                "summary": "Create a silence: matchers plus an end (ends_at or duration), optionally "
+                "recurring (weekly windows). Matching alerts are recorded but open no incident.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewSilence"}}},
+                },
+                "responses": {
+                    "201": _resp("Created.", {"$ref": "#/components/schemas/Silence"}),
+                    **_errors(400),
+                },
+            },
+            "get": {
+                "summary": "Silences and maintenance windows, optionally of one state.",
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["active", "pending", "expired"]},
+                    }
+                ],
+                "responses": {
+                    "200": _resp(
+                        "Silences.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "silences": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Silence"},
+                                }
+                            },
+                        },
+                    ),
+                    **_errors(400),
+                },
+            },
+        },
+        "/api/v1/silences/{id}": {
+            "delete": {
+                "summary": "Expire a silence now (it stays listed as expired).",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _resp("Expired.", {"$ref": "#/components/schemas/Silence"}),
+                    **_errors(404, 409),
+                },
+            },
+        },
         "/api/v1/deliveries": {
             "get": {
                 "summary": "Tracker deliveries (the outbox), newest first; dead letters with status=dead.",
@@ -275,6 +324,49 @@ SPEC: dict[str, Any] = {
             "basic": {"type": "http", "scheme": "basic"},
         },
         "schemas": {
+            "NewSilence": {
+                "type": "object",
+                "required": ["matchers"],
+                "properties": {
+                    "matchers": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": 'Alertmanager matchers, e.g. alertname="NodeDown", cluster=~"prod-.*"',
+                    },
+                    "starts_at": {"type": "string", "format": "date-time"},
+                    "ends_at": {"type": "string", "format": "date-time"},
+                    "duration": {"type": "string", "description": "instead of ends_at: 30m, 2h, 1d"},
+                    "created_by": {"type": "string"},
+                    "comment": {"type": "string"},
+                    "weekly": {
+                        "type": "array",
+                        "description": "recurring: only within these windows",
+                        "items": {
+                            "type": "object",
+                            "required": ["start", "end"],
+                            "properties": {
+                                "days": {"type": "array", "items": {"type": "string"}},
+                                "start": {"type": "string", "description": "HH:MM"},
+                                "end": {"type": "string", "description": "HH:MM"},
+                                "timezone": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Silence": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "state": {"type": "string", "enum": ["active", "pending", "expired"]},
+                    "matchers": {"type": "array", "items": {"type": "string"}},
+                    "starts_at": {"type": ["string", "null"]},
+                    "ends_at": {"type": ["string", "null"]},
+                    "created_by": {"type": "string"},
+                    "comment": {"type": "string"},
+                    "weekly": {"type": "array", "items": {"type": "object"}},
+                },
+            },
             "Error": {
                 "type": "object",
                 "required": ["error"],

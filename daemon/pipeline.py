@@ -19,19 +19,35 @@ import structlog
 
 from classifiers.priority import Blast
 from classifiers.score import PredictionLike
+from daemon import upkeep
 from daemon.errors import Conflict, NotFound, StoreUnavailable
 from daemon.metrics import Metrics
-from daemon.models import Alert, AlertStatus, Incident, IncidentStatus, Notification, TimelineEvent
+from daemon.models import (
+    Alert,
+    AlertState,
+    AlertStatus,
+    Incident,
+    IncidentStatus,
+    Notification,
+    TimelineEvent,
+)
 from daemon.settings import Settings
+from daemon.silences import Silence, maintenance_silences
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.route import Router
 from daemon.stages.score import Scorer, load_urgency_model, model_version, reload_urgency_model
+from daemon.stages.suppress import Suppressor
 from daemon.store.base import IntakeEntry, Store
 from daemon.workset import WorkSet
 
 log = structlog.get_logger(__name__)
 IDLE_POLL_SECONDS = 1.0
+# Silences made on another replica apply here within this delay.
+SILENCE_REFRESH_SECONDS = 1.0
+# Delayed resolutions (resolve_delay, flapping) and pointer sweeps run this often.
+UPKEEP_SECONDS = 1.0
+MAX_CACHED_GROUPINGS = 200_000
 ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -42,8 +58,14 @@ class Pipeline:
         self.store = store
         self.settings = settings
         self.metrics = metrics
-        self.grouper = Grouper(settings.correlation)
-        self.correlator = Correlator(settings.correlation)
+        corr = settings.correlation
+        self.suppressor = Suppressor(corr.inhibit_rules, maintenance_silences(corr.maintenance))
+        self.grouper = Grouper(corr, self.suppressor)
+        self.correlator = Correlator(corr, self.grouper)
+        # fingerprint -> grouping: same labels, same keys; repeats (most traffic) hit it.
+        self._groupings: dict[str, Grouping] = {}
+        self._silences_read = 0.0
+        self._upkeep_at = 0.0
         self.router = Router(settings.connectors, settings.delivery.public_url)
         shadow = settings.triage.shadow_model
         self.scorer = Scorer(
@@ -63,6 +85,9 @@ class Pipeline:
         while not stop.is_set():
             try:
                 done = await self.step()
+                if time.monotonic() >= self._upkeep_at:
+                    self._upkeep_at = time.monotonic() + UPKEEP_SECONDS
+                    await upkeep.run(self)
                 failures = 0
             except Exception as err:
                 # The batch stays in the intake and is retried after a pause; a bug must
@@ -108,10 +133,11 @@ class Pipeline:
                 self.metrics.intake_backlog.set(self.store.backlog())
                 return 0
             t0 = time.perf_counter()
+            await self._refresh_silences()
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
-            groupings = {a.fingerprint: self.grouper.group_of(a.labels) for a in alerts}
-            keys = [g.key for g in groupings.values()]
+            groupings = {a.fingerprint: self.grouping_of(a) for a in alerts}
+            keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys()))
 
             def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
                 return ws, self.process(ws, [e.notification for e in pending], groupings)
@@ -119,7 +145,35 @@ class Pipeline:
             ws, outcomes = await self.store.process_batch(entries, fps, keys, apply)
             elapsed = time.perf_counter() - t0
         self._count(ws, outcomes, elapsed)
+        if self.correlator.merges:
+            merges, self.correlator.merges = self.correlator.merges, []
+            for target, ids, reason in merges:
+                await upkeep.merge_into(self, target, ids, reason)
         return len(alerts)
+
+    def grouping_of(self, alert: Alert) -> Grouping:
+        """The alert's grouping and correlation keys, cached by fingerprint (same labels)."""
+        grouping = self._groupings.get(alert.fingerprint)
+        if grouping is None:
+            if len(self._groupings) >= MAX_CACHED_GROUPINGS:
+                self._groupings.clear()
+            grouping = self.grouper.group_of(alert.labels, alert.annotations)
+            self._groupings[alert.fingerprint] = grouping
+        return grouping
+
+    async def _refresh_silences(self) -> None:
+        """Re-read the stored silences at most once a second (replicas create them too)."""
+        if time.monotonic() - self._silences_read < SILENCE_REFRESH_SECONDS:
+            return
+        docs = await self.store.list_silences()
+        now = time.time()
+        stored = [Silence.from_json(d) for d in docs]
+        self.suppressor.set_stored([x for x in stored if x.state(now) != "expired"])
+        self._silences_read = time.monotonic()
+
+    def invalidate_silences(self) -> None:
+        """A silence changed here: re-read before the next batch."""
+        self._silences_read = 0.0
 
     def _count(self, ws: WorkSet, outcomes: Counter[str], elapsed: float) -> None:
         m = self.metrics
@@ -133,6 +187,9 @@ class Pipeline:
         for _, event in ws.events:
             if event.kind == "resolved":
                 m.incidents_resolved.labels(by="alerts").inc()
+        for method, n in self.correlator.methods.items():
+            m.alerts_correlated.labels(method=method).inc(n)
+        self.correlator.methods.clear()
         m.pipeline_batches.inc()
         m.intake_backlog.set(self.store.backlog())
 
@@ -167,7 +224,11 @@ class Pipeline:
                 ws.put_alert(state)
                 grouping = groupings.get(alert.fingerprint)
                 if grouping is None:
-                    grouping = groupings[alert.fingerprint] = self.grouper.group_of(alert.labels)
+                    grouping = groupings[alert.fingerprint] = self.grouping_of(alert)
+                transition = self._suppress(ws, alert, state, transition, grouping)
+                if transition is Transition.SUPPRESSED:
+                    outcomes[transition.value] += 1
+                    continue
                 priority = None
                 if transition in (Transition.FIRST, Transition.REFIRE):
                     blast = blasts.get(grouping.key, Blast())
@@ -190,6 +251,58 @@ class Pipeline:
         self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
         return outcomes
 
+    def _suppress(
+        self, ws: WorkSet, alert: Alert, state: AlertState, transition: Transition, grouping: Grouping
+    ) -> Transition:
+        """Silence, maintenance or inhibition: record the alert, open nothing.
+
+        A suppressed alert that is still firing when its silence ends opens or joins
+        its incident at its next notification (senders repeat firing alerts).
+        """
+        may_page = transition in (Transition.FIRST, Transition.REFIRE) or (
+            state.suppressed is not None and transition in (Transition.REPEAT, Transition.UPDATE)
+        )
+        if not may_page:
+            return transition
+        now = alert.received_at
+        reason, by = None, ""
+        silence = self.suppressor.silenced_by(alert.labels, now)
+        if silence is not None:
+            by = "maintenance" if silence.id.startswith("maintenance:") else "silence"
+            reason = f"{by} {silence.id}" + (f": {silence.comment}" if silence.comment else "")
+        else:
+            for rule, key in grouping.inhibit_targets:
+                source_id = ws.open_groups.get(key)
+                source = ws.incidents.get(source_id) if source_id else None
+                if source is None or source.status is IncidentStatus.RESOLVED or source.firing_count == 0:
+                    continue
+                if source.id == state.incident_id:
+                    continue  # an incident never mutes its own alerts
+                by, reason = "inhibition", f"inhibited by incident {source.id} (inhibit_rules[{rule}])"
+                ws.add_event(
+                    source.id,
+                    TimelineEvent(
+                        now,
+                        "suppressed",
+                        "triaged",
+                        {
+                            "fingerprint": alert.fingerprint,
+                            "alertname": alert.labels.get("alertname", ""),
+                            "reason": f"this incident inhibits it (inhibit_rules[{rule}])",
+                        },
+                    ),
+                )
+                break
+        if reason is None:
+            if state.suppressed is not None:
+                state.suppressed = None
+                return Transition.FIRST if state.incident_id is None else Transition.REFIRE
+            return transition
+        if state.suppressed is None:
+            self.metrics.alerts_suppressed.labels(reason=by).inc()
+        state.suppressed = reason
+        return Transition.SUPPRESSED
+
     def _prepare_scoring(
         self, ws: WorkSet, notifications: Sequence[Notification], groupings: dict[str, Grouping]
     ) -> tuple[dict[str, PredictionLike], dict[str, Blast]]:
@@ -210,13 +323,13 @@ class Pipeline:
             for a in n.alerts:
                 grouping = groupings.get(a.fingerprint)
                 if grouping is None:
-                    grouping = groupings[a.fingerprint] = self.grouper.group_of(a.labels)
+                    grouping = groupings[a.fingerprint] = self.grouping_of(a)
                 key = grouping.key
                 alerts.setdefault(key, set()).add(a.fingerprint)
                 hosts.setdefault(key, set()).add(a.labels.get("instance", a.fingerprint))
                 services.setdefault(key, set()).add(a.labels.get("service", ""))
                 prev = ws.alerts.get(a.fingerprint)
-                if prev is None or prev.status is not AlertStatus.FIRING:
+                if prev is None or prev.status is not AlertStatus.FIRING or prev.suppressed:
                     fresh.setdefault(a.fingerprint, a)
         blasts = {}
         for key, fps in alerts.items():

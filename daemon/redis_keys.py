@@ -98,6 +98,10 @@ class RedisKeys:
         """Every job by creation time (listing)."""
         return f"{self.prefix}:outbox:all"
 
+    def silences(self) -> str:
+        """Hash: silence id -> silence (JSON); kept until deleted (expired ones are history)."""
+        return f"{self.prefix}:silences"
+
     def refs(self, incident_id: str) -> str:
         """An incident's tickets, per connector."""
         return f"{self.prefix}:refs:{incident_id}"

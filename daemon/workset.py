@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 
 from daemon.models import AlertState, Incident, IncidentAlert, OutboxJob, TimelineEvent
 
+# Group keys that correlation derives (topology entities, similarity bands, storms,
+# inhibition): they point at an incident like a group key but are never cleared one
+# by one; stores expire or sweep them.
+DERIVED_GROUP_PREFIXES = ("topo:", "sim:", "storm:", "inhibit:")
+
 
 @dataclass
 class WorkSet:

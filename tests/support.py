@@ -29,6 +29,10 @@ AM_ROUTES_CONFIG: dict[str, Any] = {
     # Deterministic priorities from severity labels; the model has its own tests.
     "triage": {"model": "none"},
     "correlation": {
+        # Plain Alertmanager grouping: these tests check grouping through crashes and
+        # restarts; topology and storms have their own tests (test_correlation.py).
+        "topology": {"enabled": False},
+        "storm": {"enabled": False},
         "group_by": ["alertname", "cluster"],
         "routes": [
             {"matchers": ['team="storage"'], "group_by": ["..."]},

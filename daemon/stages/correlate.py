@@ -1,16 +1,26 @@
-"""Correlate: put each alert into the incident of its group, opening one when none is open.
+"""Correlate: put each alert into the incident it belongs to, opening one only when none fits.
 
-Grouping is Alertmanager's: the first route whose matchers fit picks ``group_by``,
-and the group key is those labels' values. An incident accepts alerts of its group
-while it is open; once resolved, the next firing alert of the group opens a new
-incident, so a new outage is never hidden inside an old, closed one.
+An alert joins, in this order: its own earlier incident (a re-fire); the open incident
+of its group (Alertmanager's ``group_by``, per route); an open incident related through
+the topology (same entity, a dependency, pods of one node); an open incident with
+similar text (when enabled); the storm incident of its scope while a storm lasts.
+Otherwise it opens an incident. Every join is a timeline entry naming its method and
+reason, and every candidate is found through a pointer key loaded with the batch,
+so replicas sharing a store agree and nothing scans all incidents.
+
+Limits: an incident takes no alert once resolved, once quiet for ``group_window``, at
+``max_alerts`` or past ``max_age`` (storm incidents ignore ``max_alerts``). A flapping
+alert's resolve/re-fire neither resolves nor re-notifies; an incident whose alerts all
+resolved waits ``resolve_delay`` (a flap window when flapping) before it resolves.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from daemon.correlation_settings import CorrelationSettings
 from daemon.matchers import Matcher, matches_all
 from daemon.models import (
     Alert,
@@ -22,45 +32,107 @@ from daemon.models import (
     TimelineEvent,
     new_incident_id,
 )
-from daemon.settings import CorrelationSettings
 from daemon.stages.dedupe import Transition
 from daemon.stages.score import higher
+from daemon.stages.similarity import Similarity, alert_text
+from daemon.stages.storm import StormDetector
+from daemon.stages.suppress import Suppressor
+from daemon.stages.topology import Footprint, Topology, slots
 from daemon.workset import WorkSet
 
 ALL_LABELS = "..."
 ACTOR = "triaged"
+MAX_ENTITIES = 32  # per incident, for naming the likely cause
+MAX_STORM_NAMES = 20
 
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
-    """Which group an alert belongs to, and the labels that define it."""
+    """Everything correlation derives from an alert's labels, computed once per fingerprint."""
 
     key: str
     labels: dict[str, str]
     all_labels: bool
+    route: int = -1
+    footprint: Footprint | None = None
+    text: str = ""
+    sim_keys: tuple[str, ...] = ()
+    storm_scope: str = ""
+    inhibit_sources: tuple[str, ...] = ()
+    inhibit_targets: tuple[tuple[int, str], ...] = ()
+    topo_lookup: tuple[str, ...] = ()
+
+    def load_keys(self) -> list[str]:
+        """The pointer keys the store must load for this alert."""
+        keys = [self.key, *self.topo_lookup, *self.sim_keys, *self.inhibit_sources]
+        keys += [k for _, k in self.inhibit_targets]
+        if self.storm_scope:
+            keys.append(f"storm:{self.storm_scope}")
+        if self.footprint is not None:
+            for key in self.footprint.register_keys():
+                keys += slots(key) if key.startswith("topo:up:") else [key]
+        return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The join limits in force for one route."""
+
+    group_window: float
+    min_alerts: int
+    max_alerts: int
+    max_age: float
 
 
 class Grouper:
-    """Maps labels to a group; built once from config."""
+    """Maps an alert to its group and correlation keys; built once from config."""
 
-    def __init__(self, settings: CorrelationSettings) -> None:
+    def __init__(self, settings: CorrelationSettings, suppressor: Suppressor | None = None) -> None:
         self._routes: list[tuple[str, tuple[Matcher, ...], tuple[str, ...]]] = [
             (f"route{i}", r.parsed_matchers(), tuple(r.group_by)) for i, r in enumerate(settings.routes)
         ]
         self._default = tuple(settings.group_by)
+        self.topology = Topology(settings.topology)
+        self.similarity = Similarity(settings.similarity)
+        self.storm_scope_labels = tuple(settings.storm.scope) if settings.storm.enabled else ()
+        self.suppressor = suppressor
 
-    def group_of(self, labels: Mapping[str, str]) -> Grouping:
-        """The grouping of an alert with these labels."""
-        name, group_by = "default", self._default
-        for route_name, matchers, route_group_by in self._routes:
+    def group_of(self, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None) -> Grouping:
+        """The grouping of an alert with these labels (and, for similarity, annotations)."""
+        name, group_by, route = "default", self._default, -1
+        for i, (route_name, matchers, route_group_by) in enumerate(self._routes):
             if matches_all(matchers, labels):
-                name, group_by = route_name, route_group_by
+                name, group_by, route = route_name, route_group_by, i
                 break
         all_labels = ALL_LABELS in group_by
         keys = sorted(labels) if all_labels else group_by
         chosen = {k: labels.get(k, "") for k in keys}
         inner = ",".join(f'{k}="{v}"' for k, v in chosen.items())
-        return Grouping(f"{name}:{{{inner}}}", chosen, all_labels)
+        # group_by ['...'] asks for no grouping at all: topology and similarity too.
+        footprint = self.topology.footprint(labels) if self.topology.enabled and not all_labels else None
+        lookup: tuple[str, ...] = ()
+        if footprint is not None and (footprint.own or footprint.upstream):
+            lookup = tuple(footprint.lookup_keys(self.topology.settings.sibling_kinds))
+        else:
+            footprint = None
+        text, sim_keys = "", tuple[str, ...]()
+        if self.similarity.enabled and annotations is not None and not all_labels:
+            text = alert_text(labels, annotations)
+            sim_keys = tuple(self.similarity.keys(labels, text))
+        sup = self.suppressor
+        return Grouping(
+            key=f"{name}:{{{inner}}}",
+            labels=chosen,
+            all_labels=all_labels,
+            route=route,
+            footprint=footprint,
+            text=text,
+            sim_keys=sim_keys,
+            storm_scope=",".join(f"{k}={labels.get(k, '')}" for k in self.storm_scope_labels),
+            inhibit_sources=sup.source_keys(labels) if sup else (),
+            inhibit_targets=sup.target_keys(labels) if sup else (),
+            topo_lookup=lookup,
+        )
 
 
 @dataclass(slots=True)
@@ -68,6 +140,28 @@ class Correlator:
     """Applies one alert's transition to the incidents in a ``WorkSet``."""
 
     settings: CorrelationSettings
+    grouper: Grouper
+    storms: StormDetector = field(init=False)
+    # (target, incidents to merge into it, why): done by the pipeline after the commit.
+    merges: list[tuple[str, list[str], str]] = field(default_factory=list)
+    methods: Counter[str] = field(default_factory=Counter)
+    # incident id -> when it resolves unless an alert fires again (resolve_delay, flapping).
+    due: dict[str, float] = field(default_factory=dict)
+    next_full_scan: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.storms = StormDetector(self.settings.storm)
+
+    def limits(self, route: int) -> Limits:
+        """The section's limits with the route's overrides."""
+        s = self.settings
+        r = s.routes[route] if 0 <= route < len(s.routes) else None
+
+        def pick(name: str) -> float:
+            value = getattr(r, name, None) if r is not None else None
+            return float(getattr(s, name) if value is None else value)
+
+        return Limits(pick("group_window"), int(pick("min_alerts")), int(pick("max_alerts")), pick("max_age"))
 
     def apply(
         self,
@@ -83,9 +177,10 @@ class Correlator:
         ``priority`` (with its reasons) is required for the transitions that open or
         join an incident (first, refire), and only scored for those.
         """
+        flapping = self._note_flip(state, transition, alert.received_at)
         if transition in (Transition.FIRST, Transition.REFIRE):
             assert priority is not None, "a firing transition needs a priority"
-            return self._fire(ws, alert, state, transition, grouping, priority)
+            return self._fire(ws, alert, state, transition, grouping, priority, flapping)
         incident = ws.incidents.get(state.incident_id) if state.incident_id else None
         if incident is None:
             return None
@@ -96,14 +191,26 @@ class Correlator:
         member.last_seen = alert.received_at
         incident.last_seen = max(incident.last_seen, alert.received_at)
         if transition is Transition.RESOLVE:
+            now = alert.received_at
             member.status = AlertStatus.RESOLVED
             incident.firing_count = max(0, incident.firing_count - 1)
-            _event(ws, incident, alert.received_at, "alert_resolved", alert)
+            if flapping:
+                self._mark_flapping(ws, incident, alert, now)
+            _event(ws, incident, now, "alert_flapped" if flapping else "alert_resolved", alert)
             if incident.firing_count == 0 and incident.status is not IncidentStatus.RESOLVED:
-                _resolve(ws, incident, alert)
+                delay = max(self.settings.resolve_delay, self.settings.flapping.window if flapping else 0.0)
+                if delay > 0:
+                    incident.correlation["resolve_after"] = now + delay
+                    self.due[incident.id] = now + delay
+                else:
+                    resolve(
+                        ws, incident, alert.ends_at or now, now, f"all {incident.alert_count} alerts resolved"
+                    )
         ws.put_member(incident.id, member)
         ws.touch_incident(incident)
         return incident
+
+    # -- firing --------------------------------------------------------------------
 
     def _fire(
         self,
@@ -113,12 +220,17 @@ class Correlator:
         transition: Transition,
         grouping: Grouping,
         priority: tuple[str, str],
+        flapping: bool,
     ) -> Incident:
         now = alert.received_at
-        incident = self._joinable(ws, state, grouping, now)
-        opened = incident is None
-        if incident is None:
-            incident = _open(ws, alert, grouping, priority)
+        limits = self.limits(grouping.route)
+        found = self._find(ws, state, grouping, limits, now)
+        opened = found is None
+        if found is None:
+            incident, method, reason = self._open_or_storm(ws, alert, grouping, priority, now)
+        else:
+            incident, method, reason = found
+        self.methods[method] += 1
         member = ws.members.get((incident.id, alert.fingerprint))
         if member is None:
             member = IncidentAlert(
@@ -132,16 +244,22 @@ class Correlator:
             incident.alert_count += 1
             incident.firing_count += 1
             if not opened:
-                _event(ws, incident, now, "alert_joined", alert)
+                _event(ws, incident, now, "alert_joined", alert, method=method, reason=reason)
         else:
             member.count += 1
             member.last_seen = now
             if member.status is not AlertStatus.FIRING:
                 member.status = AlertStatus.FIRING
                 incident.firing_count += 1
-            _event(ws, incident, now, "alert_refired", alert)
+            if flapping:
+                self._mark_flapping(ws, incident, alert, now)
+            _event(ws, incident, now, "alert_flapped" if flapping else "alert_refired", alert)
+        incident.correlation.pop("resolve_after", None)
+        self.due.pop(incident.id, None)
         incident.last_seen = max(incident.last_seen, now)
-        if not opened and higher(priority[0], incident.priority):
+        if incident.correlation.get("storm") is not None:
+            _count_storm(incident, alert)
+        elif not opened and higher(priority[0], incident.priority):
             old = incident.priority
             incident.priority = priority[0]
             incident.reasons = [*incident.reasons, f"{alert.fingerprint}: {priority[1]}"]
@@ -151,43 +269,214 @@ class Correlator:
                     now,
                     "priority_raised",
                     ACTOR,
-                    {
-                        "from": old,
-                        "to": priority[0],
-                        "reason": priority[1],
-                        "fingerprint": alert.fingerprint,
-                    },
+                    {"from": old, "to": priority[0], "reason": priority[1], "fingerprint": alert.fingerprint},
                 ),
             )
+        self._register(ws, incident, grouping, limits, now)
+        if limits.min_alerts > 1:
+            incident.correlation["pending"] = incident.alert_count < limits.min_alerts
         state.incident_id = incident.id
         ws.put_member(incident.id, member)
         ws.touch_incident(incident)
         return incident
 
-    def _joinable(self, ws: WorkSet, state: AlertState, grouping: Grouping, now: float) -> Incident | None:
-        """The open incident this alert should join, if any."""
-        candidates = []
-        if state.incident_id is not None:
-            candidates.append(state.incident_id)
-        open_id = ws.open_groups.get(grouping.key)
-        if open_id is not None:
-            candidates.append(open_id)
-        for incident_id in candidates:
-            incident = ws.incidents.get(incident_id)
-            if incident is None or incident.status is IncidentStatus.RESOLVED:
-                continue
-            # An incident whose alerts all went quiet long ago is not the same outage.
-            if incident.firing_count > 0 or now - incident.last_seen <= self.settings.group_window:
-                return incident
+    def _find(
+        self, ws: WorkSet, state: AlertState, grouping: Grouping, limits: Limits, now: float
+    ) -> tuple[Incident, str, str] | None:
+        """The open incident this alert should join, with the method and reason."""
+        for incident_id in (state.incident_id, ws.open_groups.get(grouping.key)):
+            incident = ws.incidents.get(incident_id) if incident_id else None
+            if self._joinable(incident, limits, now):
+                assert incident is not None
+                return incident, "group", f"group {grouping.key}"
+        fp = grouping.footprint
+        if fp is not None:
+            found: dict[str, tuple[Incident, str]] = {}
+            for key in grouping.topo_lookup:
+                incident = self._pointed(ws, key, limits, now)
+                if incident is not None and incident.id not in found:
+                    found[incident.id] = (incident, _topology_reason(key, fp))
+            if found:
+                # The oldest absorbs the others: merges always run newer -> older, so two
+                # alerts of one batch can never merge two incidents into each other.
+                ordered = sorted(found.values(), key=lambda f: (f[0].opened_at, f[0].id))
+                (target, reason), *others = ordered
+                if others:
+                    # This alert is the link between them (the database that the failing
+                    # services all use): one outage, so one incident.
+                    self.merges.append((target.id, [o.id for o, _ in others], f"topology: {reason}"))
+                return target, "topology", reason
+        for key in grouping.sim_keys:
+            incident = self._pointed(ws, key, limits, now)
+            other = incident.correlation.get("text", "") if incident else ""
+            if incident is not None and other:
+                score = self.grouper.similarity.similar(grouping.text, other)
+                if score >= self.settings.similarity.threshold:
+                    return incident, "similarity", f"text similar to the incident's ({score:.2f})"
         return None
 
+    def _pointed(self, ws: WorkSet, key: str, limits: Limits, now: float) -> Incident | None:
+        incident_id = ws.open_groups.get(key)
+        incident = ws.incidents.get(incident_id) if incident_id else None
+        return incident if self._joinable(incident, limits, now) else None
 
-def _open(ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, str]) -> Incident:
-    now = alert.received_at
+    def _joinable(self, incident: Incident | None, limits: Limits, now: float) -> bool:
+        if incident is None or incident.status is IncidentStatus.RESOLVED:
+            return False
+        storm = incident.correlation.get("storm") is not None
+        if not storm and incident.alert_count >= limits.max_alerts:
+            return False
+        if now - incident.opened_at > limits.max_age:
+            return False
+        # An incident whose alerts all went quiet long ago is not the same outage.
+        return incident.firing_count > 0 or now - incident.last_seen <= limits.group_window
+
+    def _open_or_storm(
+        self, ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, str], now: float
+    ) -> tuple[Incident, str, str]:
+        scope = grouping.storm_scope
+        if scope and self.storms.storming(scope, now):
+            self.storms.opened(scope, now, None)
+            key = f"storm:{scope}"
+            incident_id = ws.open_groups.get(key)
+            incident = ws.incidents.get(incident_id) if incident_id else None
+            if incident is not None and incident.status is not IncidentStatus.RESOLVED:
+                return incident, "storm", f"alert storm in {scope}"
+            incident = _open(ws, alert, key, {"storm": scope}, priority, now)
+            incident.title = f"Alert storm ({scope})"
+            incident.correlation["storm"] = {"scope": scope, "alerts": 0, "alertnames": {}, "merged": []}
+            recent = self.storms.recent(scope)
+            if recent:
+                self.merges.append((incident.id, recent, f"alert storm in {scope}"))
+            ws.add_event(
+                incident.id,
+                TimelineEvent(
+                    now,
+                    "storm_collapsed",
+                    ACTOR,
+                    {
+                        "scope": scope,
+                        "reason": f"more than {self.settings.storm.threshold} new incidents within "
+                        f"{self.settings.storm.window:g}s: further alerts join this incident",
+                        "merging": recent,
+                    },
+                ),
+            )
+            return incident, "storm", f"alert storm in {scope}"
+        incident = _open(ws, alert, grouping.key, grouping.labels, priority, now, grouping.all_labels)
+        if grouping.text:
+            incident.correlation["text"] = grouping.text
+        if scope:
+            self.storms.opened(scope, now, incident.id)
+        return incident, "opened", ""
+
+    def _register(
+        self, ws: WorkSet, incident: Incident, grouping: Grouping, limits: Limits, now: float
+    ) -> None:
+        """Claim this alert's topology, similarity and inhibition keys for its incident."""
+        keys: list[str] = list(grouping.inhibit_sources)
+        if grouping.footprint is not None:
+            for key in grouping.footprint.register_keys():
+                if key.startswith("topo:up:"):
+                    self._claim_slot(ws, incident, key, limits, now)
+                else:
+                    keys.append(key)
+            entities = incident.correlation.setdefault("entities", [])
+            new = [e for e in sorted(grouping.footprint.own) if e not in entities]
+            if new and len(entities) < MAX_ENTITIES:
+                entities.extend(new[: MAX_ENTITIES - len(entities)])
+                cause = self.grouper.topology.likely_cause(entities)
+                if cause and cause != incident.correlation.get("cause"):
+                    incident.correlation["cause"] = cause
+        if incident.correlation.get("text"):
+            keys += grouping.sim_keys
+        for key in keys:
+            current = ws.open_groups.get(key)
+            if current == incident.id:
+                continue
+            if current is not None and self._joinable(ws.incidents.get(current), limits, now):
+                continue
+            ws.set_open_group(key, incident.id)
+
+    def _claim_slot(self, ws: WorkSet, incident: Incident, key: str, limits: Limits, now: float) -> None:
+        """Take the first free slot of a multi-valued pointer (or none: all taken by live ones)."""
+        for slot in slots(key):
+            current = ws.open_groups.get(slot)
+            if current == incident.id:
+                return
+            if current is None or not self._joinable(ws.incidents.get(current), limits, now):
+                ws.set_open_group(slot, incident.id)
+                return
+
+    # -- flapping ------------------------------------------------------------------
+
+    def _note_flip(self, state: AlertState, transition: Transition, now: float) -> bool:
+        """Record a fire/resolve change; whether the alert is now flapping."""
+        cfg = self.settings.flapping
+        if not cfg.enabled:
+            return False
+        recent = [t for t in state.flips if now - t <= cfg.window]
+        if transition in (Transition.RESOLVE, Transition.REFIRE):
+            recent = [*recent, now][-(cfg.changes + 1) :]
+        state.flips = recent
+        return len(recent) > cfg.changes
+
+    def _mark_flapping(self, ws: WorkSet, incident: Incident, alert: Alert, now: float) -> None:
+        flapping = incident.correlation.setdefault("flapping", {})
+        if alert.fingerprint not in flapping:
+            ws.add_event(
+                incident.id,
+                TimelineEvent(
+                    now,
+                    "flapping",
+                    ACTOR,
+                    {
+                        "fingerprint": alert.fingerprint,
+                        "alertname": alert.labels.get("alertname", ""),
+                        "reason": f"more than {self.settings.flapping.changes} fire/resolve changes in "
+                        f"{self.settings.flapping.window:g}s: its changes no longer reopen or re-notify",
+                    },
+                ),
+            )
+        flapping[alert.fingerprint] = now
+
+
+def _topology_reason(key: str, fp: Footprint) -> str:
+    _, relation, entity = key.removesuffix(fp.scope).split(":", 2)
+    if relation == "own" and entity in fp.own:
+        return f"same {entity}"
+    if relation == "own":
+        return f"depends on {entity}, which is alerting"
+    if entity in fp.own:
+        return f"the incident's alerts depend on {entity}"
+    return f"shares {entity} with the incident's alerts"
+
+
+def _count_storm(incident: Incident, alert: Alert) -> None:
+    storm = incident.correlation["storm"]
+    storm["alerts"] = int(storm.get("alerts", 0)) + 1
+    names: dict[str, int] = storm.setdefault("alertnames", {})
+    name = alert.labels.get("alertname", "")
+    names[name] = names.get(name, 0) + 1
+    if len(names) > 2 * MAX_STORM_NAMES:
+        storm["alertnames"] = dict(Counter(names).most_common(MAX_STORM_NAMES))
+    top = ", ".join(f"{n} x{c}" for n, c in Counter(storm["alertnames"]).most_common(3))
+    incident.title = f"Alert storm ({storm['scope']}): {storm['alerts']} alerts; top: {top}"
+
+
+def _open(
+    ws: WorkSet,
+    alert: Alert,
+    group_key: str,
+    group_labels: dict[str, str],
+    priority: tuple[str, str],
+    now: float,
+    all_labels: bool = False,
+) -> Incident:
     incident = Incident(
         id=new_incident_id(now),
-        group_key=grouping.key,
-        title=_title(alert, grouping),
+        group_key=group_key,
+        title=_title(alert, group_labels, all_labels),
         status=IncidentStatus.OPEN,
         priority=priority[0],
         reasons=[f"{alert.fingerprint}: {priority[1]}"],
@@ -195,10 +484,10 @@ def _open(ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, st
         last_seen=now,
         alert_count=0,
         firing_count=0,
-        group_labels=grouping.labels,
+        group_labels=group_labels,
     )
     ws.new_incidents.add(incident.id)
-    ws.set_open_group(grouping.key, incident.id)
+    ws.set_open_group(group_key, incident.id)
     ws.add_event(
         incident.id,
         TimelineEvent(
@@ -206,7 +495,7 @@ def _open(ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, st
             "opened",
             ACTOR,
             {
-                "group_key": grouping.key,
+                "group_key": group_key,
                 "fingerprint": alert.fingerprint,
                 "alertname": alert.labels.get("alertname", ""),
                 "priority": priority[0],
@@ -217,44 +506,27 @@ def _open(ws: WorkSet, alert: Alert, grouping: Grouping, priority: tuple[str, st
     return incident
 
 
-def _title(alert: Alert, grouping: Grouping) -> str:
+def _title(alert: Alert, group_labels: Mapping[str, str], all_labels: bool) -> str:
     name = alert.labels.get("alertname", "") or "alert"
     summary = alert.annotations.get("summary", "")
-    if grouping.all_labels:
+    if all_labels:
         return f"{name}: {summary}" if summary else name
-    scope = ", ".join(f"{k}={v}" for k, v in grouping.labels.items() if k != "alertname" and v)
+    scope = ", ".join(f"{k}={v}" for k, v in group_labels.items() if k != "alertname" and v)
     return f"{name} ({scope})" if scope else name
 
 
-def _resolve(ws: WorkSet, incident: Incident, alert: Alert) -> None:
-    at = alert.ends_at if alert.ends_at is not None else alert.received_at
+def resolve(ws: WorkSet, incident: Incident, at: float, now: float, reason: str) -> None:
+    """Resolve an incident and free its group for the next outage."""
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = at
+    incident.correlation.pop("resolve_after", None)
     if ws.open_groups.get(incident.group_key) == incident.id:
         ws.set_open_group(incident.group_key, None)
-    ws.add_event(
-        incident.id,
-        TimelineEvent(
-            alert.received_at,
-            "resolved",
-            ACTOR,
-            {
-                "reason": f"all {incident.alert_count} alerts resolved",
-            },
-        ),
-    )
+    ws.touch_incident(incident)
+    ws.add_event(incident.id, TimelineEvent(now, "resolved", ACTOR, {"reason": reason}))
 
 
-def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert) -> None:
-    ws.add_event(
-        incident.id,
-        TimelineEvent(
-            at,
-            kind,
-            ACTOR,
-            {
-                "fingerprint": alert.fingerprint,
-                "alertname": alert.labels.get("alertname", ""),
-            },
-        ),
-    )
+def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert, **extra: str) -> None:
+    detail = {"fingerprint": alert.fingerprint, "alertname": alert.labels.get("alertname", "")}
+    detail.update({k: v for k, v in extra.items() if v})
+    ws.add_event(incident.id, TimelineEvent(at, kind, ACTOR, detail))

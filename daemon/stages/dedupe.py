@@ -18,6 +18,7 @@ class Transition(StrEnum):
     RESOLVE_REPEAT = "resolve_repeat"  # resolved again: a duplicate
     RESOLVE_UNKNOWN = "resolve_unknown"  # resolved, never seen firing: recorded only
     STALE = "stale"  # an older occurrence delivered late: dropped
+    SUPPRESSED = "suppressed"  # firing, but silenced, in maintenance or inhibited: recorded only
 
 
 # Transitions that change nothing an SRE would see: counted, never passed on.

@@ -27,6 +27,9 @@ _NEWS = {
     "acknowledged": "acknowledged",
     "truncated": "sender truncated the group",
     "feedback": "feedback",
+    "flapping": "alert is flapping (its changes no longer notify)",
+    "merged": "merged",
+    "suppressed": "alert inhibited by this incident",
 }
 
 
@@ -73,6 +76,8 @@ class Router:
         for name, matchers, min_priority in self._routes:
             routed = name in incident.external
             if not routed:
+                if incident.correlation.get("pending"):
+                    continue  # below correlation.min_alerts: trackers hear of it once it is reached
                 wanted = matches_all(matchers, {**incident.group_labels, **labels})
                 if not wanted or incident.priority > min_priority:
                     continue
@@ -146,7 +151,13 @@ def _note(news: Iterable[TimelineEvent], resolved: bool) -> str:
     lines = []
     for e in news:
         what = _NEWS[e.kind]
-        detail = e.detail.get("alertname") or e.detail.get("note") or e.detail.get("to") or ""
+        detail = (
+            e.detail.get("alertname")
+            or e.detail.get("note")
+            or e.detail.get("to")
+            or e.detail.get("into")
+            or ""
+        )
         by = f" by {e.actor}" if e.actor != "triaged" else ""
         lines.append(f"{what}{by}: {detail}" if detail else f"{what}{by}")
     if resolved:

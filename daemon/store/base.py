@@ -115,6 +115,15 @@ class Store(Protocol):
     async def retry_dead_letter(self, job_id: str) -> bool:
         """Make a dead letter pending again; False when there is no such dead letter."""
 
+    async def put_silence(self, silence: dict[str, Any]) -> None:
+        """Create or replace a silence (by its ``id``)."""
+
+    async def list_silences(self) -> list[dict[str, Any]]:
+        """Every stored silence, expired ones included (the caller filters)."""
+
+    async def sweep_groups(self) -> int:
+        """Drop group pointers to incidents that are resolved; returns how many went."""
+
     async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
         """Load one incident (and its group's open pointer), let ``fn`` change it, commit.
 

@@ -52,6 +52,8 @@ def encode_alert_state(s: AlertState) -> bytes:
             "receive_count": s.receive_count,
             "fire_count": s.fire_count,
             "incident_id": s.incident_id,
+            "flips": s.flips,
+            "suppressed": s.suppressed,
         }
     )
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError, WatchError
@@ -37,7 +38,7 @@ from daemon.settings import RedisStoreSettings
 from daemon.store import codec
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
 from daemon.store.redis_outbox import RedisOutbox
-from daemon.workset import WorkSet
+from daemon.workset import DERIVED_GROUP_PREFIXES, WorkSet
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -362,6 +363,9 @@ class RedisStore:
             open_id = ws.open_groups.get(g)
             if open_id is None:
                 pipe.delete(k.group(g))
+            elif g.startswith(DERIVED_GROUP_PREFIXES):
+                # Correlation pointers are never cleared one by one: they expire.
+                pipe.set(k.group(g), open_id.encode(), ex=self._retention)
             else:
                 pipe.set(k.group(g), open_id.encode())
         for incident_id, event in ws.events:
@@ -425,6 +429,25 @@ class RedisStore:
         raise StoreUnavailable("redis: too much contention on this incident; retry")
 
     # -- reads -------------------------------------------------------------------------
+
+    async def put_silence(self, silence: dict[str, Any]) -> None:
+        """Create or replace a silence (a hash field per silence)."""
+        try:
+            await self.client.hset(self.keys.silences(), silence["id"], codec.dump(silence))
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+
+    async def list_silences(self) -> list[dict[str, Any]]:
+        """Every stored silence."""
+        try:
+            docs = await self.client.hvals(self.keys.silences())
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return [orjson.loads(d) for d in docs]
+
+    async def sweep_groups(self) -> int:
+        """Nothing to do: derived pointers (topology, similarity, storms) carry a TTL here."""
+        return 0
 
     async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
         """Newest first, from the sorted-set index."""

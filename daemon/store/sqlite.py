@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 
 from connectors.base import IncidentRef
@@ -59,6 +60,10 @@ CREATE INDEX IF NOT EXISTS incident_alerts_by_fp ON incident_alerts (fingerprint
 CREATE TABLE IF NOT EXISTS open_groups (
     group_key TEXT PRIMARY KEY,
     incident_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY,
+    doc BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS incident_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -497,6 +502,42 @@ class SqliteStore:
             return [codec.decode_outbox(doc) for (doc,) in cur]
 
         return await self._read(query)
+
+    async def put_silence(self, silence: dict[str, Any]) -> None:
+        """Create or replace a silence."""
+
+        def write() -> None:
+            conn = self._conn()
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO silences (id, doc) VALUES (?, ?)",
+                    (silence["id"], codec.dump(silence)),
+                )
+
+        await self._write(write)
+
+    async def list_silences(self) -> list[dict[str, Any]]:
+        """Every stored silence."""
+
+        def query() -> list[dict[str, Any]]:
+            rows = self._rconn_().execute("SELECT doc FROM silences ORDER BY id")
+            return [orjson.loads(doc) for (doc,) in rows]
+
+        return await self._read(query)
+
+    async def sweep_groups(self) -> int:
+        """Drop pointers to resolved incidents (topology and similarity keys outlive them)."""
+
+        def write() -> int:
+            conn = self._conn()
+            with conn:
+                cur = conn.execute(
+                    "DELETE FROM open_groups WHERE incident_id IN "
+                    "(SELECT id FROM incidents WHERE status = 'resolved')"
+                )
+            return cur.rowcount
+
+        return await self._write(write)
 
     async def update_incident(self, incident_id: str, fn: Callable[[WorkSet], T]) -> T:
         """Load one incident, apply ``fn`` (which may raise to abort), commit."""

@@ -1,0 +1,161 @@
+"""Topology: which things an alert is about, and which things their failure would explain.
+
+An alert names entities through its labels (``node="n3"`` is ``host:n3``); the
+dependency map says what each entity depends on (a pod on its node, a service on its
+database). Two alerts belong together when one is about something the other depends
+on, when both are about the same thing, or when both depend on the same entity of a
+``sibling_kinds`` kind (pods of one node). Everything here is pure and cached; the
+walk is bounded so a cycle or a huge map costs a fixed amount per alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from daemon.correlation_settings import TopologySettings
+from daemon.errors import ConfigError
+
+# "Something depending on X alerts" is kept for up to this many incidents per X, so
+# when X itself alerts, every incident that depends on it is found (and merged).
+UP_SLOTS = 8
+
+
+def slots(key: str) -> list[str]:
+    """The slot keys of a multi-valued pointer (``topo:up:...``)."""
+    return [key] + [f"{key}#{i}" for i in range(1, UP_SLOTS)]
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """An alert's place in the map: what it is about, and what that depends on.
+
+    ``scope`` (``@cluster=eu-1``) is appended to every key, never to entity names.
+    """
+
+    own: frozenset[str]
+    upstream: frozenset[str]
+    scope: str = ""
+
+    def lookup_keys(self, sibling_kinds: Iterable[str]) -> list[str]:
+        """Pointer keys whose open incident this alert may join, most specific first."""
+        kinds = tuple(f"{k}:" for k in sibling_kinds)
+        sc = self.scope
+        keys = [f"topo:own:{e}{sc}" for e in sorted(self.own)]  # same thing already alerting
+        keys += [f"topo:own:{e}{sc}" for e in sorted(self.upstream)]  # my cause alerting
+        keys += [k for e in sorted(self.own) for k in slots(f"topo:up:{e}{sc}")]  # what depends on me
+        keys += [f"topo:up:{e}{sc}" for e in sorted(self.upstream) if e.startswith(kinds)]  # siblings
+        return keys
+
+    def register_keys(self) -> list[str]:
+        """Pointer keys this alert's incident claims, so later related alerts find it."""
+        sc = self.scope
+        return [f"topo:own:{e}{sc}" for e in sorted(self.own)] + [
+            f"topo:up:{e}{sc}" for e in sorted(self.upstream)
+        ]
+
+
+class Topology:
+    """The dependency map of one configuration."""
+
+    def __init__(self, settings: TopologySettings) -> None:
+        self.settings = settings
+        depends: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in settings.depends_on.items()}
+        if settings.file is not None:
+            for entity, deps in _read_file(settings.file).items():
+                depends[entity] = tuple(dict.fromkeys([*depends.get(entity, ()), *deps]))
+        self._depends = depends
+        self._labels = tuple(settings.labels.items())
+        self._ancestors = lru_cache(maxsize=65536)(self._walk)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether topology takes part at all."""
+        return self.settings.enabled
+
+    def entities(self, labels: Mapping[str, str]) -> frozenset[str]:
+        """The entities an alert's labels name (``instance`` loses its port)."""
+        found = set()
+        for label, kind in self._labels:
+            value = labels.get(label)
+            if not value:
+                continue
+            if label == "instance":
+                value = _host_of(value)
+            if kind == "pod" and labels.get("namespace"):
+                value = f"{labels['namespace']}/{value}"  # pod names repeat across namespaces
+            found.add(f"{kind}:{value}")
+        return frozenset(found)
+
+    def footprint(self, labels: Mapping[str, str]) -> Footprint:
+        """Own entities and every entity they depend on (bounded walk)."""
+        own = self.entities(labels)
+        upstream: set[str] = set()
+        for e in own:
+            upstream.update(self._ancestors(e))
+        scope = ",".join(f"{k}={labels.get(k, '')}" for k in self.settings.scope)
+        return Footprint(own, frozenset(upstream - own), f"@{scope}" if scope else "")
+
+    def ancestors(self, entity: str) -> frozenset[str]:
+        """What ``entity`` depends on, directly or not."""
+        return self._ancestors(entity)
+
+    def likely_cause(self, entities: Iterable[str]) -> str | None:
+        """The entity of an incident that most of its other entities depend on."""
+        pool = list(dict.fromkeys(entities))
+        if len(pool) < 2:
+            return pool[0] if pool else None
+        best, best_score = pool[0], -1
+        for candidate in pool:
+            score = sum(1 for other in pool if other != candidate and candidate in self._ancestors(other))
+            if score > best_score:
+                best, best_score = candidate, score
+        return best
+
+    def _walk(self, entity: str) -> frozenset[str]:
+        seen: set[str] = set()
+        frontier = [entity]
+        for _ in range(self.settings.max_depth):
+            nxt = []
+            for e in frontier:
+                for dep in self._depends.get(e, ()):
+                    if dep not in seen and dep != entity:
+                        seen.add(dep)
+                        nxt.append(dep)
+                        if len(seen) >= self.settings.max_entities:
+                            return frozenset(seen)
+            if not nxt:
+                break
+            frontier = nxt
+        return frozenset(seen)
+
+
+def _host_of(instance: str) -> str:
+    """``10.0.0.7:9100`` -> ``10.0.0.7``; ``[::1]:9100`` -> ``::1``; a bare host stays."""
+    if instance.startswith("["):
+        return instance[1:].split("]", 1)[0]
+    host, sep, port = instance.rpartition(":")
+    return host if sep and port.isdigit() and ":" not in host else instance
+
+
+def _read_file(path: Path) -> dict[str, list[str]]:
+    """A topology file: ``{depends_on: {entity: [entity, ...]}}``, as an inventory export writes."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read the topology file ({err.strerror})"]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([f"{path}: not valid YAML ({err})"]) from None
+    deps = data.get("depends_on") if isinstance(data, dict) else None
+    if not isinstance(deps, dict):
+        raise ConfigError([f"{path}: depends_on: expected a mapping of entity -> [entities]"])
+    out: dict[str, list[str]] = {}
+    for entity, targets in deps.items():
+        if not isinstance(targets, list) or not all(isinstance(t, str) and ":" in t for t in targets):
+            raise ConfigError([f"{path}: depends_on.{entity}: expected a list of kind:name entities"])
+        out[str(entity)] = targets
+    return out

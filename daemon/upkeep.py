@@ -1,0 +1,146 @@
+"""Work the pipeline does on a clock rather than on an alert: delayed resolutions, storm
+merges, and pruning of correlation pointers.
+
+Each change goes through ``store.update_incident`` under the pipeline's lock, like a
+person's action, so it commits with its timeline entry and tracker deliveries at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from daemon.errors import NotFound
+from daemon.models import IncidentStatus, TimelineEvent
+from daemon.stages.correlate import resolve
+from daemon.workset import WorkSet
+
+if TYPE_CHECKING:
+    from daemon.pipeline import Pipeline
+
+log = structlog.get_logger(__name__)
+# Incidents deferred by another (or a dead) replica, or before a restart, are found by a
+# full scan this often; this process's own deferrals are checked every upkeep.
+FULL_SCAN_SECONDS = 60.0
+SCAN_LIMIT = 5000
+
+
+async def run(pipeline: Pipeline) -> None:
+    """One round: resolve what is due; now and then, scan for other replicas' deferrals."""
+    now = time.time()
+    due = pipeline.correlator.due
+    if time.monotonic() >= pipeline.correlator.next_full_scan:
+        pipeline.correlator.next_full_scan = time.monotonic() + FULL_SCAN_SECONDS
+        for status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED):
+            for incident in await pipeline.store.list_incidents(status, SCAN_LIMIT):
+                after = incident.correlation.get("resolve_after")
+                if after is not None:
+                    due[incident.id] = float(after)
+        await pipeline.store.sweep_groups()
+    for incident_id, at in sorted(due.items(), key=lambda kv: kv[1]):
+        if at > now:
+            continue
+        due.pop(incident_id, None)
+        await _resolve_if_still_due(pipeline, incident_id, now)
+
+
+async def _resolve_if_still_due(pipeline: Pipeline, incident_id: str, now: float) -> None:
+    def apply(ws: WorkSet) -> bool:
+        incident = ws.incidents.get(incident_id)
+        if incident is None or incident.status is IncidentStatus.RESOLVED:
+            return False
+        after = incident.correlation.get("resolve_after")
+        if after is None or float(after) > now or incident.firing_count > 0:
+            return False  # re-fired meanwhile, or another replica got there first
+        flapping = bool(incident.correlation.get("flapping"))
+        reason = f"all {incident.alert_count} alerts resolved and stayed resolved" + (
+            " (flapping alerts quiet for a flap window)" if flapping else ""
+        )
+        resolve(ws, incident, float(after), now, reason)
+        pipeline.router.route(ws, {})
+        return True
+
+    async with pipeline.lock:
+        done = await pipeline.store.update_incident(incident_id, apply)
+    if done:
+        pipeline.metrics.incidents_resolved.labels(by="alerts").inc()
+        log.info("incident_resolved_after_delay", incident=incident_id)
+
+
+async def _final(pipeline: Pipeline, incident_id: str) -> str:
+    """Follow ``merged_into`` (a target may itself have been merged since)."""
+    for _ in range(8):
+        detail = await pipeline.store.get_incident(incident_id)
+        nxt = detail.incident.correlation.get("merged_into") if detail else None
+        if not nxt:
+            break
+        incident_id = str(nxt)
+    return incident_id
+
+
+async def merge_into(pipeline: Pipeline, target_id: str, ids: list[str], why: str) -> None:
+    """Fold incidents into one: those opened just before a storm was declared, or those
+    an alert revealed to be one outage (services that all depend on the failing database).
+
+    Each is resolved as ``merged`` (its trackers are told where it went), and its group
+    now points at the target, so its later alerts join it.
+    """
+    target_id = await _final(pipeline, target_id)
+    merged: list[str] = []
+    alerts = 0
+    for incident_id in ids:
+        if incident_id == target_id:
+            continue
+
+        def apply(ws: WorkSet, incident_id: str = incident_id) -> int:
+            incident = ws.incidents.get(incident_id)
+            if incident is None or incident.status is IncidentStatus.RESOLVED:
+                return -1
+            now = time.time()
+            incident.correlation["merged_into"] = target_id
+            resolve(ws, incident, now, now, f"merged into incident {target_id} ({why})")
+            ws.set_open_group(incident.group_key, target_id)
+            ws.add_event(
+                incident.id,
+                TimelineEvent(now, "merged", "triaged", {"into": target_id, "reason": why}),
+            )
+            pipeline.router.route(ws, {})
+            return incident.alert_count
+
+        try:
+            async with pipeline.lock:
+                n = await pipeline.store.update_incident(incident_id, apply)
+        except NotFound:
+            continue
+        if n >= 0:
+            merged.append(incident_id)
+            alerts += n
+            pipeline.metrics.incidents_merged.labels(into="storm" if "storm" in why else "topology").inc()
+    if not merged:
+        return
+
+    def note(ws: WorkSet) -> None:
+        target = ws.incidents.get(target_id)
+        if target is None:
+            return
+        if "storm" in target.correlation:
+            summary = target.correlation["storm"]
+            summary["merged"] = [*summary.get("merged", []), *merged][-100:]
+        target.correlation["merged"] = [*target.correlation.get("merged", []), *merged][-100:]
+        target.alert_count += alerts
+        ws.touch_incident(target)
+        ws.add_event(
+            target_id,
+            TimelineEvent(
+                time.time(),
+                "merged",
+                "triaged",
+                {"incidents": merged, "alerts": alerts, "reason": why},
+            ),
+        )
+
+    async with pipeline.lock:
+        await pipeline.store.update_incident(target_id, note)
+    log.info("incidents_merged", into=target_id, incidents=len(merged), alerts=alerts)
