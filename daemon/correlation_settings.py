@@ -204,6 +204,9 @@ class CorrelationSettings(_Section):
     # An incident whose alerts all resolved waits this long before it resolves (a
     # re-fire meanwhile keeps it open); a flapping alert's incident waits a flap window.
     resolve_delay: Duration = 0.0
+    # An alert firing again within this long after its incident resolved reopens that
+    # incident instead of opening a new one (0: never; a new outage is a new incident).
+    reopen_window: Duration = 0.0
     routes: list[GroupRoute] = Field(default_factory=list)
     topology: TopologySettings = TopologySettings()
     similarity: SimilaritySettings = SimilaritySettings()

@@ -50,6 +50,7 @@ class Metrics:
     alerts_correlated: Counter
     alerts_suppressed: Counter
     incidents_merged: Counter
+    incidents_escalated: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -105,6 +106,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "triaged_alerts_suppressed",
             "Firing alerts recorded but not paged, by reason: silence, maintenance, inhibition.",
             ["reason"],
+            registry=reg,
+        ),
+        incidents_escalated=Counter(
+            "triaged_incidents_escalated",
+            "Escalation steps applied (an incident not acknowledged in time).",
             registry=reg,
         ),
         incidents_merged=Counter(

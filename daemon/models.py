@@ -191,6 +191,9 @@ class Incident:
     # What correlation knows of it: likely cause, entities, flapping alerts, storm
     # summary, merged-into; small and bounded (see daemon/stages/correlate.py).
     correlation: dict[str, Any] = field(default_factory=dict)
+    # Routing and escalation state: connectors, policy, next step and when it is due,
+    # assignee, tracker events already applied (bounded).
+    lifecycle: dict[str, Any] = field(default_factory=dict)
 
     def summary_json(self) -> dict[str, Any]:
         """The list-view shape of the API: times as RFC 3339 strings."""
@@ -220,6 +223,7 @@ class Incident:
             "external": self.external,
             "revision": self.revision,
             "correlation": self.correlation,
+            "lifecycle": self.lifecycle,
         }
 
 

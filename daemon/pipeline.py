@@ -20,6 +20,7 @@ import structlog
 from classifiers.priority import Blast
 from classifiers.score import PredictionLike
 from daemon import upkeep
+from daemon.clock import Clock, SystemClock
 from daemon.errors import Conflict, NotFound, StoreUnavailable
 from daemon.metrics import Metrics
 from daemon.models import (
@@ -35,6 +36,7 @@ from daemon.settings import Settings
 from daemon.silences import Silence, maintenance_silences
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
+from daemon.stages.lifecycle import Lifecycle
 from daemon.stages.route import Router
 from daemon.stages.score import Scorer, load_urgency_model, model_version, reload_urgency_model
 from daemon.stages.suppress import Suppressor
@@ -54,7 +56,9 @@ ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 class Pipeline:
     """Owns the stage order and the single-writer lock of this process."""
 
-    def __init__(self, store: Store, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, metrics: Metrics, clock: Clock | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -67,6 +71,9 @@ class Pipeline:
         self._silences_read = 0.0
         self._upkeep_at = 0.0
         self.router = Router(settings.connectors, settings.delivery.public_url)
+        self.lifecycle = Lifecycle(settings)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.summary_due = 0.0
         shadow = settings.triage.shadow_model
         self.scorer = Scorer(
             settings.triage,
@@ -247,6 +254,12 @@ class Pipeline:
                     incident=incident.id if incident else None,
                 )
             _note_truncation(ws, notification, touched.values())
+        for incident_id in ws.new_incidents:
+            incident = ws.incidents[incident_id]
+            self.lifecycle.assign(ws, incident, labels_of.get(incident_id, {}))
+        for incident_id, event in ws.events:
+            if event.kind == "reopened" and incident_id in ws.incidents:
+                self.lifecycle.restart(ws.incidents[incident_id], event.at)
         self.router.route(ws, labels_of)
         self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
         return outcomes
@@ -357,6 +370,7 @@ class Pipeline:
             now = time.time()
             incident.status = IncidentStatus.ACKNOWLEDGED
             incident.acknowledged_at = now
+            self.lifecycle.stop(incident)
             ws.touch_incident(incident)
             ws.add_event(incident_id, TimelineEvent(now, "acknowledged", actor, _note(note)))
             self.router.route(ws, {})
@@ -379,6 +393,7 @@ class Pipeline:
             now = time.time()
             incident.status = IncidentStatus.RESOLVED
             incident.resolved_at = now
+            self.lifecycle.stop(incident)
             ws.touch_incident(incident)
             if ws.open_groups.get(incident.group_key) == incident.id:
                 ws.set_open_group(incident.group_key, None)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
+from daemon.cli_http import CommandFailed, base_url, call
 from daemon.settings import Settings
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -43,11 +42,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one action; HTTP and API errors are one line on stderr, exit code 1."""
     import os
 
-    base = (args.url or f"http://{settings.listen}").rstrip("/")
+    base = base_url(args.url, settings.listen)
     try:
         if args.silences_command == "ls":
             query = f"?state={args.state}" if args.state else ""
-            body = _call("GET", f"{base}/api/v1/silences{query}")
+            body = call("GET", f"{base}/api/v1/silences{query}")
             if args.json:
                 print(json.dumps(body, indent=2))
             else:
@@ -59,36 +58,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "comment": args.comment,
                 "created_by": args.author or os.environ.get("USER", "cli"),
             }
-            created = _call("POST", f"{base}/api/v1/silences", req)
+            created = call("POST", f"{base}/api/v1/silences", req)
             print(f"{created['id']} active until {created['ends_at']}")
         else:
-            expired = _call("DELETE", f"{base}/api/v1/silences/{args.id}")
+            expired = call("DELETE", f"{base}/api/v1/silences/{args.id}")
             print(f"{expired['id']} {expired['state']}")
-    except _Failed as err:
+    except CommandFailed as err:
         print(f"triaged silences {args.silences_command}: {err}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
-
-
-class _Failed(Exception):
-    pass
-
-
-def _call(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        try:
-            detail = json.loads(err.read()).get("error", err.reason)
-        except ValueError:
-            detail = err.reason
-        raise _Failed(f"{err.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise _Failed(f"cannot reach {url}: {reason}") from None
 
 
 def _table(silences: list[dict[str, Any]]) -> None:

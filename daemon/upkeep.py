@@ -8,13 +8,16 @@ person's action, so it commits with its timeline entry and tracker deliveries at
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import structlog
 
+from connectors.base import IncidentRequest
 from daemon.errors import NotFound
-from daemon.models import IncidentStatus, TimelineEvent
+from daemon.models import Incident, IncidentStatus, OutboxJob, TimelineEvent
 from daemon.stages.correlate import resolve
+from daemon.store.codec import request_to_json
 from daemon.workset import WorkSet
 
 if TYPE_CHECKING:
@@ -29,8 +32,9 @@ SCAN_LIMIT = 5000
 
 async def run(pipeline: Pipeline) -> None:
     """One round: resolve what is due; now and then, scan for other replicas' deferrals."""
-    now = time.time()
+    now = pipeline.clock.now()
     due = pipeline.correlator.due
+    escalations = pipeline.lifecycle.due
     if time.monotonic() >= pipeline.correlator.next_full_scan:
         pipeline.correlator.next_full_scan = time.monotonic() + FULL_SCAN_SECONDS
         for status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED):
@@ -38,12 +42,93 @@ async def run(pipeline: Pipeline) -> None:
                 after = incident.correlation.get("resolve_after")
                 if after is not None:
                     due[incident.id] = float(after)
+                escalate_at = incident.lifecycle.get("escalate_at")
+                if escalate_at is not None and status is IncidentStatus.OPEN:
+                    escalations[incident.id] = float(escalate_at)
         await pipeline.store.sweep_groups()
     for incident_id, at in sorted(due.items(), key=lambda kv: kv[1]):
         if at > now:
             continue
         due.pop(incident_id, None)
         await _resolve_if_still_due(pipeline, incident_id, now)
+    for incident_id, at in sorted(escalations.items(), key=lambda kv: kv[1]):
+        if at > now:
+            continue
+        escalations.pop(incident_id, None)
+        await _escalate(pipeline, incident_id, now)
+    await stakeholder_summary(pipeline, now)
+
+
+async def _escalate(pipeline: Pipeline, incident_id: str, now: float) -> None:
+    """Apply a due escalation step; the re-read inside update_incident makes it run once."""
+
+    def apply(ws: WorkSet) -> bool:
+        incident = ws.incidents.get(incident_id)
+        if incident is None or not pipeline.lifecycle.escalate(ws, incident, now):
+            return False
+        pipeline.router.route(ws, {})
+        return True
+
+    async with pipeline.lock:
+        done = await pipeline.store.update_incident(incident_id, apply)
+    if done:
+        pipeline.metrics.incidents_escalated.inc()
+        log.info("incident_escalated", incident=incident_id)
+
+
+async def stakeholder_summary(pipeline: Pipeline, now: float) -> None:
+    """Every ``stakeholders.every``, one summary of open incidents to the configured connector.
+
+    The outbox key is the period's number, so replicas enqueue it once between them.
+    """
+    cfg = pipeline.settings.stakeholders
+    if cfg.connector is None or now < pipeline.summary_due:
+        return
+    period = int(now // cfg.every)
+    first = pipeline.summary_due == 0.0
+    pipeline.summary_due = (period + 1) * cfg.every
+    if first:
+        return  # the first summary goes out at the next period boundary
+    incidents = [
+        i
+        for status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+        for i in await pipeline.store.list_incidents(status, SCAN_LIMIT)
+        if i.priority <= cfg.min_priority
+    ]
+    request = summary_request(incidents, now, period, pipeline.router.public_url)
+    key = f"summary:{period}:{cfg.connector}"
+    job = OutboxJob(key, request.incident_id, cfg.connector, "open", now, request_to_json(request))
+
+    def apply(ws: WorkSet) -> None:
+        ws.enqueue(job)
+
+    async with pipeline.lock:
+        await pipeline.store.update_incident(request.incident_id, apply)
+    log.info("stakeholder_summary", connector=cfg.connector, incidents=len(incidents))
+
+
+def summary_request(incidents: list[Incident], now: float, period: int, public_url: str) -> IncidentRequest:
+    """The summary as a message: counts per priority, then each incident's age and owner."""
+    by_priority = Counter(i.priority for i in incidents)
+    counts = ", ".join(f"{p}: {by_priority[p]}" for p in sorted(by_priority)) or "none"
+    lines = []
+    for i in sorted(incidents, key=lambda x: (x.priority, x.opened_at))[:50]:
+        age = (now - i.opened_at) / 3600
+        owner = i.team or "unassigned"
+        lines.append(f"{i.priority} {i.status.value:12} {age:6.1f} h  {owner:14} {i.title}")
+    return IncidentRequest(
+        incident_id=f"summary-{period}",
+        title=f"triaged: {len(incidents)} open incidents ({counts})",
+        priority=min(by_priority) if by_priority else "P5",
+        status="open",
+        summary="\n".join(lines) or "No open incidents.",
+        alerts=(),
+        group_labels={},
+        team=None,
+        url=f"{public_url}/api/v1/incidents?status=open" if public_url else "",
+        note="",
+        reasons=(),
+    )
 
 
 async def _resolve_if_still_due(pipeline: Pipeline, incident_id: str, now: float) -> None:

@@ -289,6 +289,11 @@ class Correlator:
             if self._joinable(incident, limits, now):
                 assert incident is not None
                 return incident, "group", f"group {grouping.key}"
+        own = ws.incidents.get(state.incident_id) if state.incident_id else None
+        if own is not None and self._reopenable(ws, own, grouping, now):
+            reason = f"fired again within {self.settings.reopen_window:g}s of the resolution"
+            reopen(ws, own, now, "triaged", reason)
+            return own, "reopen", reason
         fp = grouping.footprint
         if fp is not None:
             found: dict[str, tuple[Incident, str]] = {}
@@ -314,6 +319,18 @@ class Correlator:
                 if score >= self.settings.similarity.threshold:
                     return incident, "similarity", f"text similar to the incident's ({score:.2f})"
         return None
+
+    def _reopenable(self, ws: WorkSet, incident: Incident, grouping: Grouping, now: float) -> bool:
+        """A resolved incident comes back when its alert re-fires soon enough, unless its
+        group has moved on to a newer incident or it was merged away."""
+        window = self.settings.reopen_window
+        if window <= 0 or incident.status is not IncidentStatus.RESOLVED:
+            return False
+        if incident.correlation.get("merged_into") or incident.resolved_at is None:
+            return False
+        newer = ws.open_groups.get(grouping.key)
+        seen = float(incident.lifecycle.get("resolved_seen", incident.resolved_at))
+        return (newer is None or newer == incident.id) and now - seen <= window
 
     def _pointed(self, ws: WorkSet, key: str, limits: Limits, now: float) -> Incident | None:
         incident_id = ws.open_groups.get(key)
@@ -519,11 +536,25 @@ def resolve(ws: WorkSet, incident: Incident, at: float, now: float, reason: str)
     """Resolve an incident and free its group for the next outage."""
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = at
+    # When we learned of it (``at`` is the sender's end time, maybe long before).
+    incident.lifecycle["resolved_seen"] = now
     incident.correlation.pop("resolve_after", None)
     if ws.open_groups.get(incident.group_key) == incident.id:
         ws.set_open_group(incident.group_key, None)
     ws.touch_incident(incident)
     ws.add_event(incident.id, TimelineEvent(now, "resolved", ACTOR, {"reason": reason}))
+
+
+def reopen(ws: WorkSet, incident: Incident, now: float, actor: str, reason: str) -> None:
+    """Open a resolved incident again (its group points at it again)."""
+    incident.status = IncidentStatus.OPEN
+    incident.resolved_at = None
+    incident.acknowledged_at = None
+    incident.lifecycle["reopened"] = int(incident.lifecycle.get("reopened", 0)) + 1
+    if ws.open_groups.get(incident.group_key) is None:
+        ws.set_open_group(incident.group_key, incident.id)
+    ws.touch_incident(incident)
+    ws.add_event(incident.id, TimelineEvent(now, "reopened", actor, {"reason": reason}))
 
 
 def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert, **extra: str) -> None:

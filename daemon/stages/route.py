@@ -30,6 +30,11 @@ _NEWS = {
     "flapping": "alert is flapping (its changes no longer notify)",
     "merged": "merged",
     "suppressed": "alert inhibited by this incident",
+    "escalated": "escalated",
+    "reopened": "reopened",
+    "note": "note",
+    "priority_changed": "priority changed",
+    "reassigned": "reassigned",
 }
 
 
@@ -42,10 +47,11 @@ class Router:
         ]
         self.public_url = public_url.rstrip("/")
 
-    def route(self, ws: WorkSet, labels_of: Mapping[str, Mapping[str, str]]) -> None:
+    def route(self, ws: WorkSet, labels_of: Mapping[str, Mapping[str, str]], skip: str | None = None) -> None:
         """Enqueue the deliveries for every incident this batch changed.
 
-        ``labels_of`` gives, per incident, the labels to match connectors against.
+        ``labels_of`` gives, per incident, the labels to match connectors against;
+        ``skip`` is a connector not to tell (the tracker the change came from).
         """
         if not self._routes:
             return
@@ -55,7 +61,7 @@ class Router:
         for incident_id, incident_events in events.items():
             incident = ws.incidents.get(incident_id)
             if incident is not None:
-                self._route_one(ws, incident, incident_events, labels_of.get(incident_id, {}))
+                self._route_one(ws, incident, incident_events, labels_of.get(incident_id, {}), skip)
 
     def _route_one(
         self,
@@ -63,6 +69,7 @@ class Router:
         incident: Incident,
         events: list[TimelineEvent],
         labels: Mapping[str, str],
+        skip: str | None = None,
     ) -> None:
         news = [e for e in events if e.kind in _NEWS]
         resolved = any(e.kind == "resolved" for e in events)
@@ -73,14 +80,22 @@ class Router:
         note = _note(news, resolved)
         at = max(e.at for e in events)
         request = self.request(ws, incident, note)
+        chosen = incident.lifecycle.get("connectors")  # from the routing tree, when it says
+        notify = incident.lifecycle.get("notify", [])  # added by escalation steps
         for name, matchers, min_priority in self._routes:
+            if name == skip:
+                continue
             routed = name in incident.external
             if not routed:
                 if incident.correlation.get("pending"):
                     continue  # below correlation.min_alerts: trackers hear of it once it is reached
-                wanted = matches_all(matchers, {**incident.group_labels, **labels})
-                if not wanted or incident.priority > min_priority:
-                    continue
+                if name not in notify:
+                    if chosen is not None:
+                        wanted = name in chosen
+                    else:
+                        wanted = matches_all(matchers, {**incident.group_labels, **labels})
+                    if not wanted or incident.priority > min_priority:
+                        continue
                 if incident.status is IncidentStatus.RESOLVED and incident.id not in ws.new_incidents:
                     continue  # never opened there and already over: nothing to tell
                 incident.external[name] = {"state": "routed"}

@@ -85,7 +85,9 @@ class RedisOutbox:
         # Per-incident index of its jobs, for the incident view (expires like the incident).
         pipe.rpush(k.outbox_of(job.incident_id), job.idempotency_key)
         pipe.expire(k.outbox_of(job.incident_id), self.retention)
-        pipe.zadd(k.outbox_ready, {member: job.created_at}, nx=True)
+        # Due now: a new job is never delayed (created_at is the event's time, which a
+        # test clock or a late batch may put in the future or the past).
+        pipe.zadd(k.outbox_ready, {member: 0}, nx=True)
         pipe.zadd(k.outbox_all, {job.idempotency_key: job.created_at})
 
     async def claim(self, limit: int, lease: float) -> list[DeliveryJob]:
