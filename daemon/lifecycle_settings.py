@@ -8,6 +8,8 @@ are the sections an incident manager edits; every key is documented in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daemon.correlation_settings import WeeklyWindow
@@ -54,6 +56,10 @@ class RoutingSettings(_Section):
     connectors: list[str] | None = None
     escalation: str | None = None
     routes: list[Route] = Field(default_factory=list)
+    # A router from `triaged train-router`: suggests a team for incidents no route
+    # claimed; it sets the team only at or above this confidence (else: suggestion only).
+    learned_model: Path | None = None
+    learned_min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
 
 
 class EscalationStep(_Section):

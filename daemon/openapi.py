@@ -34,6 +34,23 @@ _ACTION_BODY = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Action"}}},
 }
 
+
+def _incident_action(summary: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An action on one incident: optional actor and note, plus its own fields."""
+    schema = {"type": "object", "properties": {"actor": {"type": "string"}, **fields}}
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_INCIDENT_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": _resp("The incident.", {"$ref": "#/components/schemas/Incident"}),
+                **_errors(400, 404, 409),
+            },
+        }
+    }
+
+
 _SENDERS = ["alertmanager", "grafana", "datadog", "zabbix", "cloudwatch"]
 _INGEST: dict[str, Any] = {
     "summary": "Ingest a webhook from a sender (docs/senders.md).",
@@ -199,6 +216,48 @@ SPEC: dict[str, Any] = {
                 "responses": {
                     "200": _resp("The incident.", {"$ref": "#/components/schemas/Incident"}),
                     **_errors(400, 404),
+                },
+            },
+        },
+        "/api/v1/incidents/{id}/reopen": _incident_action(
+            "Reopen a resolved incident (escalation starts over); an open one is returned unchanged.", {}
+        ),
+        "/api/v1/incidents/{id}/note": _incident_action(
+            "Add a note to the timeline; trackers get it as a comment.", {"note": {"type": "string"}}
+        ),
+        "/api/v1/incidents/{id}/priority": _incident_action(
+            "Set the priority by hand (wins over model and rules; the reason says who).",
+            {"priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]}, "note": {"type": "string"}},
+        ),
+        "/api/v1/incidents/{id}/assign": _incident_action(
+            "Reassign to a team and/or a person.",
+            {"team": {"type": "string"}, "assignee": {"type": "string"}, "note": {"type": "string"}},
+        ),
+        "/api/v1/inbound/{connector}": {
+            "post": {
+                "summary": "A tracker's webhook (docs/inbound.md): acknowledged, resolved, reopened, "
+                "commented, priority or assignee changed there. Authenticated by the tracker's "
+                "signature or token (the connector's inbound_secret); applied once per event id.",
+                "parameters": [
+                    {"name": "connector", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": _resp(
+                        "Events parsed and applied.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "events": {"type": "integer"},
+                                "applied": {"type": "integer"},
+                                "unknown_tickets": {"type": "integer"},
+                            },
+                        },
+                    ),
+                    **_errors(400, 401, 404, 413),
                 },
             },
         },

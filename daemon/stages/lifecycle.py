@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
 
 from daemon.lifecycle_settings import PRIORITIES, EscalationPolicy, Route, RoutingSettings
 from daemon.matchers import matches_all
@@ -22,7 +25,27 @@ from daemon.silences import in_window
 from daemon.workset import WorkSet
 
 ACTOR = "triaged"
+log = structlog.get_logger(__name__)
 _WINDOW_PROBE = 300.0  # business-hours search granularity (5 min), a week at most
+
+
+class SuggestionLike(Protocol):
+    """What a router suggests."""
+
+    @property
+    def team(self) -> str:
+        """The team."""
+
+    @property
+    def confidence(self) -> float:
+        """Its probability."""
+
+
+class TeamRouterLike(Protocol):
+    """What routing needs of ``classifiers.team_router.TeamRouter``."""
+
+    def suggest(self, fields: Mapping[str, str]) -> SuggestionLike | None:
+        """The most likely team, with its probability."""
 
 
 class Lifecycle:
@@ -31,6 +54,7 @@ class Lifecycle:
     def __init__(self, settings: Settings) -> None:
         self.routing: RoutingSettings = settings.routing
         self.policies: dict[str, EscalationPolicy] = dict(settings.escalation.policies)
+        self.router = _load_router(settings.routing.learned_model)
         # incident id -> when its next escalation step is due (this process's view).
         self.due: dict[str, float] = {}
 
@@ -75,6 +99,8 @@ class Lifecycle:
     def assign(self, ws: WorkSet, incident: Incident, labels: Mapping[str, str]) -> None:
         """Route a new incident and schedule its first escalation step."""
         routed = self.route({**incident.group_labels, **labels})
+        if self.router is not None and routed["route"] == "default":
+            self._suggest(routed, {**incident.group_labels, **labels})
         if incident.team is None and routed["team"]:
             incident.team = routed["team"]
         lc = incident.lifecycle
@@ -94,6 +120,23 @@ class Lifecycle:
             ),
         )
         ws.touch_incident(incident)
+
+    def _suggest(self, routed: dict[str, Any], labels: Mapping[str, str]) -> None:
+        """No route claimed the incident: ask the learned router; act only when it is sure."""
+        from classifiers.team_router import features_from_labels
+
+        assert self.router is not None
+        try:
+            suggestion = self.router.suggest(features_from_labels(labels))
+        except Exception:  # a broken router must not stop routing
+            log.exception("team_router_failed")
+            return
+        if suggestion is None:
+            return
+        routed["suggested_team"] = {"team": suggestion.team, "confidence": round(suggestion.confidence, 3)}
+        if suggestion.confidence >= self.routing.learned_min_confidence:
+            routed["team"] = suggestion.team
+            routed["route"] = f"learned router (p={suggestion.confidence:.2f})"
 
     def restart(self, incident: Incident, now: float) -> None:
         """A reopened incident escalates again from its first step."""
@@ -167,3 +210,17 @@ class Lifecycle:
             self.stop(incident)
         ws.touch_incident(incident)
         return True
+
+
+def _load_router(path: Path | None) -> TeamRouterLike | None:
+    """The learned router, or None (a refused file is logged; routing goes on by rules)."""
+    if path is None:
+        return None
+    from classifiers.errors import ModelError
+    from classifiers.team_router import load
+
+    try:
+        return load(path)
+    except ModelError as err:
+        log.error("team_router_refused", path=str(path), error=str(err))
+        return None
