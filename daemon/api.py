@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from daemon import api_body
 from daemon.errors import NotFound, PayloadError, StoreUnavailable
 from daemon.keys import PIPELINE, STOPPING, STORE, WORKER
 from daemon.models import Incident, IncidentStatus
@@ -47,21 +48,8 @@ async def get_incident(request: web.Request) -> web.Response:
 
 async def _action_body(request: web.Request) -> tuple[str, str]:
     """Optional ``{"actor": ..., "note": ...}``; the actor defaults to ``api``."""
-    raw = await request.read()
-    if not raw.strip():
-        return "api", ""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise PayloadError(f"body is not valid JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise PayloadError('expected a JSON object such as {"actor": "alice", "note": "..."}')
-    actor, note = body.get("actor", "api"), body.get("note", "")
-    if not isinstance(actor, str) or not actor.strip() or len(actor) > 200:
-        raise PayloadError("actor must be a non-empty string of at most 200 characters")
-    if not isinstance(note, str) or len(note) > 10_000:
-        raise PayloadError("note must be a string of at most 10000 characters")
-    return actor.strip(), note
+    body = await api_body.read_object(request)
+    return api_body.actor(body), api_body.text(body, "note", 10_000)
 
 
 def _incident_response(incident: Incident) -> web.Response:

@@ -11,11 +11,11 @@ import orjson
 from aiohttp import web
 
 from daemon import actions
+from daemon.api_body import actor, read_object, text
 from daemon.errors import AuthError, NotFound, PayloadError, PayloadTooLarge
 from daemon.keys import PIPELINE, SETTINGS, STORE
 from daemon.models import Incident
 
-MAX_BODY = 64 * 1024
 INBOUND_MAX_BODY = 1024 * 1024
 # Incidents scanned to find a ticket's incident (inbound webhooks are human-rate).
 INBOUND_SCAN = 5000
@@ -25,78 +25,50 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if len(raw) > MAX_BODY:
-        raise PayloadError(f"body over {MAX_BODY} bytes")
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise PayloadError(f"body is not valid JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise PayloadError("expected a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], key: str, limit: int, default: str = "") -> str:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str) or len(value) > limit:
-        raise PayloadError(f"{key} must be a string of at most {limit} characters")
-    return value.strip()
-
-
-def _actor(body: dict[str, Any]) -> str:
-    return _text(body, "actor", 200, "api") or "api"
-
-
 def _view(incident: Incident) -> web.Response:
     return _json(incident.summary_json())
 
 
 async def reopen(request: web.Request) -> web.Response:
     """Reopen a resolved incident (idempotent: an open one is returned as is)."""
-    body = await _body(request)
+    body = await read_object(request)
     incident = await actions.reopen(
-        request.app[PIPELINE], request.match_info["id"], _actor(body), _text(body, "note", 10_000)
+        request.app[PIPELINE], request.match_info["id"], actor(body), text(body, "note", 10_000)
     )
     return _view(incident)
 
 
 async def note(request: web.Request) -> web.Response:
     """Add a note (timeline and trackers)."""
-    body = await _body(request)
-    text = _text(body, "note", 10_000)
-    incident = await actions.add_note(request.app[PIPELINE], request.match_info["id"], _actor(body), text)
+    body = await read_object(request)
+    note_text = text(body, "note", 10_000)
+    incident = await actions.add_note(request.app[PIPELINE], request.match_info["id"], actor(body), note_text)
     return _view(incident)
 
 
 async def priority(request: web.Request) -> web.Response:
     """Set the priority by hand: ``{"priority": "P2", "actor": ..., "note": ...}``."""
-    body = await _body(request)
+    body = await read_object(request)
     incident = await actions.set_priority(
         request.app[PIPELINE],
         request.match_info["id"],
-        _actor(body),
-        _text(body, "priority", 2),
-        _text(body, "note", 10_000),
+        actor(body),
+        text(body, "priority", 2),
+        text(body, "note", 10_000),
     )
     return _view(incident)
 
 
 async def assign(request: web.Request) -> web.Response:
     """Reassign: ``{"team": ..., "assignee": ..., "actor": ..., "note": ...}``."""
-    body = await _body(request)
+    body = await read_object(request)
     incident = await actions.assign(
         request.app[PIPELINE],
         request.match_info["id"],
-        _actor(body),
-        _text(body, "team", 200) or None,
-        _text(body, "assignee", 200) or None,
-        _text(body, "note", 10_000),
+        actor(body),
+        text(body, "team", 200) or None,
+        text(body, "assignee", 200) or None,
+        text(body, "note", 10_000),
     )
     return _view(incident)
 
@@ -115,14 +87,14 @@ async def inbound(request: web.Request) -> web.Response:
     parse = INBOUND.get(cfg.kind) if cfg is not None else None
     if cfg is None or parse is None:
         raise NotFound(f"no connector {name!r} that takes inbound webhooks")
-    secret = (cfg.model_extra or {}).get("inbound_secret")
-    if not secret:
+    if cfg.inbound_secret is None:
         raise AuthError()  # never accept unauthenticated changes to incidents
+    secret = cfg.inbound_secret.get_secret_value()
     raw = await request.read()
     if len(raw) > INBOUND_MAX_BODY:
         raise PayloadTooLarge(f"body over {INBOUND_MAX_BODY} bytes")
     try:
-        events = parse(request.headers, raw, str(secret))
+        events = parse(request.headers, raw, secret)
     except InboundAuthError:
         raise AuthError() from None
     except InboundError as err:

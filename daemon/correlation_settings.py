@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daemon.matchers import Matcher, parse_matcher
+from daemon.matchers import Matcher, check_matchers, parse_matcher
 from daemon.units import Duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -21,12 +21,6 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _check_matchers(value: list[str]) -> list[str]:
-    for text in value:
-        parse_matcher(text)
-    return value
 
 
 class GroupRoute(_Section):
@@ -45,7 +39,7 @@ class GroupRoute(_Section):
     @field_validator("matchers")
     @classmethod
     def _valid_matchers(cls, value: list[str]) -> list[str]:
-        return _check_matchers(value)
+        return check_matchers(value)
 
     def parsed_matchers(self) -> tuple[Matcher, ...]:
         """The matchers, parsed (they were validated when the config loaded)."""
@@ -171,7 +165,7 @@ class MaintenanceWindow(_Section):
     @field_validator("matchers")
     @classmethod
     def _valid_matchers(cls, value: list[str]) -> list[str]:
-        return _check_matchers(value)
+        return check_matchers(value)
 
 
 class InhibitRule(_Section):
@@ -184,7 +178,7 @@ class InhibitRule(_Section):
     @field_validator("source_matchers", "target_matchers")
     @classmethod
     def _valid_matchers(cls, value: list[str]) -> list[str]:
-        return _check_matchers(value)
+        return check_matchers(value)
 
 
 class CorrelationSettings(_Section):

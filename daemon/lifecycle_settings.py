@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daemon.correlation_settings import WeeklyWindow
-from daemon.matchers import Matcher, parse_matcher
+from daemon.matchers import Matcher, check_matchers, parse_matcher
 from daemon.units import Duration
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -40,9 +40,7 @@ class Route(_Section):
     @field_validator("matchers")
     @classmethod
     def _valid_matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+        return check_matchers(value)
 
     def parsed(self) -> tuple[Matcher, ...]:
         """The matchers, parsed (validated at load)."""

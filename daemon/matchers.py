@@ -53,6 +53,13 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher(m.group("name"), op, value, pattern)
 
 
+def check_matchers(texts: list[str]) -> list[str]:
+    """Parse each matcher of a config list (pydantic validators call this); the list, unchanged."""
+    for text in texts:
+        parse_matcher(text)
+    return texts
+
+
 def matches_all(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:
     """True when every matcher holds (an empty list matches everything)."""
     return all(m.matches(labels) for m in matchers)

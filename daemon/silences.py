@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from daemon.correlation_settings import DAYS, MaintenanceWindow, WeeklyWindow
 from daemon.errors import PayloadError
-from daemon.matchers import Matcher, matches_all, parse_matcher
+from daemon.matchers import Matcher, check_matchers, matches_all, parse_matcher
 from daemon.timeparse import iso, parse_rfc3339
 from daemon.units import parse_duration
 
@@ -128,9 +128,7 @@ class _NewSilence(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+        return check_matchers(value)
 
     @model_validator(mode="after")
     def _one_end(self) -> _NewSilence:

@@ -110,6 +110,10 @@ class Lifecycle:
         if routed["escalation"]:
             lc["escalation"] = routed["escalation"]
             self._schedule(incident, 0, incident.opened_at)
+        said = {k: v for k, v in routed.items() if v is not None and k != "route"}
+        if not said:
+            return  # no routing configured: nothing to record
+        ws.touch_incident(incident)
         ws.add_event(
             incident.id,
             TimelineEvent(
