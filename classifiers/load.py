@@ -20,6 +20,7 @@ import io
 import json
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,17 @@ def check_versions(card: dict[str, Any], path: Path) -> None:
         )
 
 
-def load_pipeline(path: Path, expected_sha256: str) -> Pipeline:
-    """Read, verify and construct the pipeline in ``path`` (see the module docstring)."""
+def load_pipeline(
+    path: Path,
+    expected_sha256: str,
+    trusted: Sequence[str] = TRUSTED_TYPES,
+    steps: Sequence[str] = ("cols", "clf"),
+) -> Pipeline:
+    """Read, verify and construct the pipeline in ``path`` (see the module docstring).
+
+    ``trusted`` and ``steps`` let another model of ours (the team router) use the same
+    checks with its own exact type list and step names.
+    """
     try:
         blob = path.read_bytes()
     except FileNotFoundError as err:
@@ -122,7 +132,7 @@ def load_pipeline(path: Path, expected_sha256: str) -> Pipeline:
     if digest != expected_sha256:
         raise UntrustedModel(f"{path}: sha256 {digest[:12]} differs from the card's {expected_sha256[:12]}")
     try:
-        surprise = sorted(schema_types(blob) - set(TRUSTED_TYPES))
+        surprise = sorted(schema_types(blob) - set(trusted))
     except (zipfile.BadZipFile, KeyError, ValueError) as err:
         raise ModelCorrupt(f"{path}: not a skops file ({err})") from err
     if surprise:
@@ -130,7 +140,7 @@ def load_pipeline(path: Path, expected_sha256: str) -> Pipeline:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", InconsistentVersionWarning)
-            pipeline = sio.loads(blob, trusted=TRUSTED_TYPES)
+            pipeline = sio.loads(blob, trusted=list(trusted))
     except InconsistentVersionWarning as err:
         raise ModelVersionMismatch(
             f"{path}: {err.estimator_name} saved by scikit-learn {err.original_sklearn_version}, "
@@ -140,8 +150,8 @@ def load_pipeline(path: Path, expected_sha256: str) -> Pipeline:
         raise
     except Exception as err:  # skops raises many types on a damaged file; all mean "corrupt"
         raise ModelCorrupt(f"{path}: cannot construct the model ({type(err).__name__}: {err})") from err
-    if not isinstance(pipeline, Pipeline) or list(pipeline.named_steps) != ["cols", "clf"]:
-        raise ModelCorrupt(f"{path}: not a cols/clf Pipeline")
+    if not isinstance(pipeline, Pipeline) or list(pipeline.named_steps) != list(steps):
+        raise ModelCorrupt(f"{path}: not a {'/'.join(steps)} Pipeline")
     return pipeline
 
 

@@ -38,8 +38,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from classifiers.errors import ModelCorrupt, ModelNotFound, ModelVersionMismatch, UntrustedModel
-from classifiers.load import schema_types
+from classifiers.errors import ModelCorrupt, ModelNotFound, ModelVersionMismatch
+from classifiers.load import load_pipeline
 
 MODEL_FILE = "router.skops"
 CARD_FILE = "router.json"
@@ -220,21 +220,7 @@ def load(directory: Path) -> TeamRouter:
         raise ModelCorrupt(f"{card_path}: unreadable ({err})") from err
     if card.get("sklearn") != sklearn.__version__:
         raise ModelVersionMismatch(f"{card_path}: trained with scikit-learn {card.get('sklearn')}")
-    blob = model_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != card.get("sha256"):
-        raise UntrustedModel(f"{model_path}: sha256 differs from the card's")
-    try:
-        surprise = sorted(schema_types(blob) - set(TRUSTED_TYPES))
-    except (zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise ModelCorrupt(f"{model_path}: not a skops file ({err})") from err
-    if surprise:
-        raise UntrustedModel(f"{model_path}: holds types outside TRUSTED_TYPES: {', '.join(surprise)}")
-    try:
-        pipeline = sio.loads(blob, trusted=TRUSTED_TYPES)
-    except Exception as err:  # skops raises many types on a damaged file
-        raise ModelCorrupt(f"{model_path}: cannot construct the router ({type(err).__name__})") from err
-    if not isinstance(pipeline, Pipeline):
-        raise ModelCorrupt(f"{model_path}: not a Pipeline")
+    pipeline = load_pipeline(model_path, str(card.get("sha256")), TRUSTED_TYPES, ("vec", "clf"))
     return TeamRouter(pipeline, card)
 
 
