@@ -6,24 +6,41 @@ Synchronous urllib on purpose: one request per command, no event loop to manage.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
+
+from daemon.settings import Settings
+
+TOKEN_ENV = "TRIAGED_API_TOKEN"
 
 
 class CommandFailed(Exception):
     """An error to print as one line (HTTP status and the API's message, or why no answer)."""
 
 
-def base_url(url: str | None, listen: str) -> str:
-    """``--url``, or the daemon's own listen address."""
-    return (url or f"http://{listen}").rstrip("/")
+def base_url(url: str | None, settings: Settings) -> str:
+    """``--url``, or the daemon's own listen address (https when it serves TLS).
+
+    A self-signed certificate is trusted through ``SSL_CERT_FILE``, as for any Python client.
+    """
+    scheme = "https" if settings.tls.cert_file is not None else "http"
+    host, _, port = settings.listen.rpartition(":")
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"  # the daemon listens everywhere; talk to it locally
+    return (url or f"{scheme}://{host}:{port}").rstrip("/")
 
 
-def call(method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
-    """One JSON request; the parsed answer, or ``CommandFailed``."""
+def call(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    """One JSON request; the parsed answer, or ``CommandFailed``.
+
+    The API token, when the daemon requires one, comes from ``$TRIAGED_API_TOKEN`` (never
+    from the command line, where other users could read it in the process list).
+    """
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"}
+    token = os.environ.get(TOKEN_ENV)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)

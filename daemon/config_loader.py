@@ -18,6 +18,9 @@ from daemon.errors import ConfigError
 from daemon.settings import RedisStoreSettings, Settings, SourceSettings
 
 ENV_PREFIX = "TRIAGED_"
+# TRIAGED_* variables that are not config overrides: which file to read, and the token
+# the operator commands (`triaged incidents`, `triaged silences`) send.
+NOT_CONFIG = frozenset({"TRIAGED_CONFIG", "TRIAGED_API_TOKEN"})
 _STORE_KINDS = ("sqlite", "redis")
 _ENV_NESTING = "__"
 
@@ -64,7 +67,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
     """Overlay ``TRIAGED_STORE__PATH=x`` as ``store.path: x``; returns dotted key -> variable."""
     origins: dict[str, str] = {}
     for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name in ("TRIAGED_CONFIG",):
+        if not name.startswith(ENV_PREFIX) or name in NOT_CONFIG:
             continue
         keys = [k.lower() for k in name[len(ENV_PREFIX) :].split(_ENV_NESTING) if k]
         if not keys:

@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one action; errors are one line on stderr and exit code 1."""
-    base = base_url(args.url, settings.listen) + "/api/v1/incidents"
+    base = base_url(args.url, settings) + "/api/v1/incidents"
     actor = args.actor or os.environ.get("USER", "cli")
     cmd = args.incidents_command
     try:

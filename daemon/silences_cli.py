@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one action; HTTP and API errors are one line on stderr, exit code 1."""
     import os
 
-    base = base_url(args.url, settings.listen)
+    base = base_url(args.url, settings)
     try:
         if args.silences_command == "ls":
             query = f"?state={args.state}" if args.state else ""

@@ -123,7 +123,11 @@ async def test_shared_dependency_alone_does_not_merge(make_client: Callable[...,
     # When the database itself alerts, it is the link: one outage, one incident. The
     # older incident absorbs the newer one, which says where it went.
     await send(client, alert("PostgresDown", cluster="c1", service="db"))
-    found = sorted(await incidents(client), key=lambda i: i["opened_at"])
+    for _ in range(100):  # the merge runs just after the batch's commit
+        found = sorted(await incidents(client), key=lambda i: i["opened_at"])
+        if found[1]["status"] == "resolved":
+            break
+        await asyncio.sleep(0.05)
     assert found[0]["status"] == "open"
     assert found[0]["alert_count"] == 3
     assert found[1]["status"] == "resolved"
@@ -139,7 +143,11 @@ async def test_storm_collapses_into_one_incident(make_client: Callable[..., Awai
     for i in range(40):
         await send(client, alert(f"Probe{i}Failed", cluster="dc1", instance=f"10.0.0.{i}:9100"))
     await send(client, alert("DiskFull", cluster="dc2"))
-    found = await incidents(client)
+    for _ in range(100):  # merges run just after the batch's commit
+        found = await incidents(client)
+        if sum(1 for i in found if i["correlation"].get("merged_into")) == 5:
+            break
+        await asyncio.sleep(0.05)
     live = [i for i in found if not i["correlation"].get("merged_into")]
     storm = [i for i in live if i["correlation"].get("storm")]
     assert len(storm) == 1

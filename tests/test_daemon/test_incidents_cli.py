@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -50,3 +51,25 @@ async def test_ls_show_and_every_action(daemon_factory: Callable[..., DaemonProc
     bad = cli("assign", iid, "--url", d.url)
     assert bad.returncode == 1
     assert "400: give a team, an assignee, or both" in bad.stderr
+
+
+def test_the_cli_sends_the_api_token_from_the_environment(
+    daemon_factory: Callable[..., DaemonProcess],
+) -> None:
+    token = "reader-token-0123456789abcdef"
+    d = daemon_factory({"api": {"tokens": [{"name": "oncall", "token": token, "scopes": ["read"]}]}})
+    refused = cli("ls", "--url", d.url)
+    assert refused.returncode == 1
+    assert "401" in refused.stderr
+    env = {**os.environ, "TRIAGED_API_TOKEN": token}
+    allowed = subprocess.run(
+        [triaged_executable(), "incidents", "ls", "--url", d.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "no incidents" in allowed.stdout
+    assert token not in allowed.stdout + allowed.stderr
