@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench clean redis-server chromium promtool
+.PHONY: run test lint typecheck bench clean redis-server chromium promtool alertmanager audit
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -17,12 +17,13 @@ run: $(BIN)/python
 	$(BIN)/triaged serve $(ARGS)
 
 # Install everything the tests need, then lint, type-check and test the *installed* project.
-test: $(BIN)/python redis-server chromium promtool
+test: $(BIN)/python redis-server chromium promtool alertmanager
 	$(BIN)/pip install -q '.[dev]'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy daemon classifiers connectors
 	$(BIN)/pytest
+	@$(MAKE) --no-print-directory audit
 
 # The tests start their own redis-server on a free port; this only makes sure one is installed.
 redis-server:
@@ -41,6 +42,25 @@ promtool:
 	@command -v promtool >/dev/null || { \
 	  echo "installing Debian's prometheus (for promtool)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
+
+# Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data).
+# Fails on any finding. Where the advisory service cannot be reached, or the package
+# index here is a mirror that knows none of the packages, it says SKIPPED (not a pass)
+# and does not fail, so an offline `make test` still runs.
+audit: $(BIN)/python
+	@$(BIN)/pip-audit --version >/dev/null 2>&1 || $(BIN)/pip install -q 'pip-audit>=2.7'
+	@out=$$($(BIN)/pip-audit --progress-spinner off --skip-editable --timeout 20 2>&1); rc=$$?; \
+	if echo "$$out" | grep -q '^Found [0-9]* known vulnerabilit'; then echo "$$out"; exit 1; fi; \
+	skipped=$$(echo "$$out" | grep -c 'could not be audited'); \
+	if [ $$rc -ne 0 ] || [ $$skipped -gt 0 ]; then \
+	  echo "pip-audit: SKIPPED: advisory data unreachable here ($$skipped packages not audited; exit $$rc). Run 'make audit' where pypi.org is reachable."; \
+	else echo "$$out" | head -1; fi
+
+# The fault suite (tests/faults/) starts a real Alertmanager that notifies triaged.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null || { \
+	  echo "installing Debian's prometheus-alertmanager"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager; }
 
 lint: $(BIN)/python
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from connectors.errors import ConnectorAuthError, ConnectorRejected, ConnectorUnavailable
+from connectors.ssrf import check_url, policy_of
 
 _ERROR_TEXT_LIMIT = 300
 
@@ -80,6 +81,8 @@ async def send(
     params: Mapping[str, str] | None = None,
 ) -> Answer:
     """Send one request; return the 2xx answer or raise the translated error."""
+    # SSRF guard: the URL's host here, every address a name resolves to in the session's resolver.
+    check_url(url, policy_of(session), what)
     body = orjson.dumps(json) if json is not None else data
     hdrs = dict(headers or {})
     if json is not None:

@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from daemon import api, api_silences, ingest, reports_intake
+from daemon import api, api_actions, api_silences, ingest, reports_intake
+from daemon.api_auth import build_api_auth
+from daemon.clock import Clock
 from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
@@ -41,17 +44,21 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def create_app(
-    settings: Settings, *, metrics: Metrics | None = None, store: Store | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    store: Store | None = None,
+    clock: Clock | None = None,
 ) -> web.Application:
     """Build the app; the store opens and the pipeline starts when the app starts."""
     app = web.Application(
-        middlewares=[context_middleware, error_middleware],
+        middlewares=[context_middleware, error_middleware, *_api_auth(settings)],
         client_max_size=settings.intake.max_body_bytes + _BODY_SLACK,
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics if metrics is not None else build_metrics()
     app[STORE] = store if store is not None else build_store(settings.store)
-    app[PIPELINE] = Pipeline(app[STORE], settings, app[METRICS])
+    app[PIPELINE] = Pipeline(app[STORE], settings, app[METRICS], clock)
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_worker_ctx)
@@ -61,6 +68,12 @@ def create_app(
     app.on_shutdown.append(_mark_stopping)
     _routes(app)
     return app
+
+
+def _api_auth(settings: Settings) -> list[Middleware]:
+    """The API token middleware, when tokens are configured (``daemon/api_auth.py``)."""
+    middleware = build_api_auth(settings.api, settings.sources)
+    return [middleware] if middleware is not None else []
 
 
 def _routes(app: web.Application) -> None:
@@ -73,6 +86,11 @@ def _routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/incidents/{id}/ack", api.acknowledge)
     app.router.add_post("/api/v1/incidents/{id}/resolve", api.resolve)
     app.router.add_post("/api/v1/incidents/{id}/feedback", api.feedback)
+    app.router.add_post("/api/v1/incidents/{id}/reopen", api_actions.reopen)
+    app.router.add_post("/api/v1/incidents/{id}/note", api_actions.note)
+    app.router.add_post("/api/v1/incidents/{id}/priority", api_actions.priority)
+    app.router.add_post("/api/v1/incidents/{id}/assign", api_actions.assign)
+    app.router.add_post("/api/v1/inbound/{connector}", api_actions.inbound)
     app.router.add_post("/api/v1/model/reload", api.reload_model)
     app.router.add_post("/api/v1/silences", api_silences.create)
     app.router.add_get("/api/v1/silences", api_silences.list_silences)

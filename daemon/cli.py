@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from daemon import silences_cli
+from daemon import incidents_cli, silences_cli
 from daemon.app import create_app
 from daemon.config_loader import load_settings
 from daemon.errors import ConfigError
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--config", type=Path, help="the daemon's config (which store to read)")
     pm.add_argument("--out", type=Path, help="write here instead of stdout")
     silences_cli.add_parser(sub)
+    incidents_cli.add_parser(sub)
     model = sub.add_parser("model", help="list, promote and roll back urgency models (the registry)")
     model_sub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     ls = model_sub.add_parser("ls", help="stored versions; the active one is marked")
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("train", "train an urgency model from alert-rule catalogues (see `triaged train --help`)"),
         ("evaluate", "evaluate a model: macro-F1, per class, baselines (`triaged evaluate --help`)"),
+        ("train-router", "train the learned team router (ServiceNow export or JSONL rows)"),
+        ("evaluate-router", "evaluate the team router on a time split, against baselines"),
     ):
         cmd = sub.add_parser(name, help=text, add_help=False)
         cmd.add_argument("rest", nargs=argparse.REMAINDER)
@@ -80,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     """Run one command; returns the process exit code."""
-    if argv and argv[0] in ("train", "evaluate"):
+    if argv and argv[0] in ("train", "evaluate", "train-router", "evaluate-router"):
         # Their own parsers own every argument (argparse's REMAINDER would swallow none of
         # the leading options).
         return _offline(argv[0], argv[1:])
@@ -94,6 +97,8 @@ def run(argv: list[str]) -> int:
             from daemon.feedback_export import export
 
             return asyncio.run(export(_settings(args.config), args.out))
+        if args.command == "incidents":
+            return incidents_cli.run(args, _settings(args.config))
         if args.command == "silences":
             return silences_cli.run(args, _settings(args.config))
         if args.command == "model":
@@ -129,6 +134,10 @@ def run(argv: list[str]) -> int:
 
 def _offline(command: str, argv: list[str]) -> int:
     """The classifier's offline tools, which never run inside the daemon."""
+    if command in ("train-router", "evaluate-router"):
+        from classifiers.team_router import main as router_main
+
+        return router_main(argv, train=command == "train-router")
     if command == "train":
         from classifiers.train import main as train_main
 
@@ -145,7 +154,10 @@ def _settings(path: Path | None) -> Settings:
 
 
 def _check_config(path: Path) -> int:
+    from daemon.tls import preflight
+
     settings = _settings(path)
+    preflight(settings)  # ConfigError: exit 2 with every problem, as for the schema
     print(f"{path}: OK (store {settings.store.kind}, listen {settings.listen})")
     if not settings.connectors:
         return EXIT_OK
@@ -160,9 +172,12 @@ async def _connector_checks(settings: Settings) -> dict[str, str | None]:
     """Each tracker's healthcheck: credentials and permissions of the real write path."""
     import aiohttp
 
+    from connectors.ssrf import guarded_connector
     from daemon.deliveries import build_connectors, healthchecks
+    from daemon.tls import target_policy
 
-    async with aiohttp.ClientSession(headers={"User-Agent": "triaged"}) as session:
+    connector = guarded_connector(target_policy(settings))
+    async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": "triaged"}) as session:
         return await healthchecks(build_connectors(settings, session))
 
 
@@ -174,16 +189,20 @@ def _serve(config: Path | None, listen: str | None) -> int:
         except ValueError as err:
             raise ConfigError([f"--listen: {err}"]) from None
         settings = settings.model_copy(update={"listen": listen})
+    from daemon.tls import preflight
+
+    ssl_context = preflight(settings)  # before logging starts: a refusal is one plain line
     configure_logging(settings.logging.level, settings.logging.format)
     host, port = parse_listen(settings.listen)
     log = structlog.get_logger("triaged")
-    log.info("starting", listen=settings.listen, store=settings.store.kind)
+    log.info("starting", listen=settings.listen, store=settings.store.kind, tls=ssl_context is not None)
     try:
         web.run_app(
             create_app(settings),
             host=host,
             port=port,
             shutdown_timeout=settings.pipeline.shutdown_timeout,
+            ssl_context=ssl_context,
             print=lambda *_: log.info("listening", listen=f"{host}:{port}"),
             access_log=None,
             loop=_new_loop(),

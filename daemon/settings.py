@@ -19,8 +19,10 @@ from pydantic import (
     model_validator,
 )
 
+from daemon.api_settings import ApiSettings, OutboundSettings, TlsSettings
 from daemon.correlation_settings import CorrelationSettings, GroupRoute  # noqa: F401  (re-exported)
-from daemon.matchers import Matcher, parse_matcher
+from daemon.lifecycle_settings import EscalationSettings, Route, RoutingSettings, StakeholderSettings
+from daemon.matchers import Matcher, check_matchers, parse_matcher
 from daemon.units import ByteSize, Duration
 
 DEFAULT_PORT = 9795
@@ -294,13 +296,14 @@ class ConnectorSettings(BaseModel):
     matchers: list[str] = Field(default_factory=list)
     # Only incidents at this priority or more urgent (P1 is the most urgent).
     min_priority: str = "P5"
+    # Two-way sync: the secret the tracker signs its webhooks with (or its token), for
+    # POST /api/v1/inbound/<name> (docs/inbound.md); unset: inbound refused.
+    inbound_secret: SecretStr | None = None
 
     @field_validator("matchers")
     @classmethod
     def _valid_matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+        return check_matchers(value)
 
     @field_validator("min_priority")
     @classmethod
@@ -371,6 +374,44 @@ class Settings(Section):
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     logging: LoggingSettings = LoggingSettings()
+    routing: RoutingSettings = RoutingSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    stakeholders: StakeholderSettings = StakeholderSettings()
+    # Security: API tokens and scopes, HTTPS on the listener, outbound target guard (docs/security.md).
+    api: ApiSettings = ApiSettings()
+    tls: TlsSettings = TlsSettings()
+    outbound: OutboundSettings = OutboundSettings()
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Settings:
+        """Routes, escalation steps and stakeholders may only name what is configured."""
+        problems = []
+        connectors, policies = set(self.connectors), set(self.escalation.policies)
+
+        def walk(route: RoutingSettings | Route, where: str) -> None:
+            for name in route.connectors or []:
+                if name not in connectors:
+                    problems.append(f"{where}.connectors: no connector {name!r} (have: {sorted(connectors)})")
+            if route.escalation is not None and route.escalation not in policies:
+                problems.append(
+                    f"{where}.escalation: no policy {route.escalation!r} (have: {sorted(policies)})"
+                )
+            for i, child in enumerate(route.routes):
+                walk(child, f"{where}.routes[{i}]")
+
+        walk(self.routing, "routing")
+        for name, policy in self.escalation.policies.items():
+            for i, step in enumerate(policy.steps):
+                for target in step.notify:
+                    if target not in connectors:
+                        problems.append(
+                            f"escalation.policies.{name}.steps[{i}].notify: no connector {target!r}"
+                        )
+        if self.stakeholders.connector is not None and self.stakeholders.connector not in connectors:
+            problems.append(f"stakeholders.connector: no connector {self.stakeholders.connector!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("store", mode="before")
     @classmethod
