@@ -83,8 +83,13 @@ SPEC: dict[str, Any] = {
     "info": {
         "title": "triaged",
         "version": "1",
-        "description": "Alert ingestion and auto-triage daemon.",
+        "description": "Alert ingestion and auto-triage daemon. With `api.tokens` configured, every "
+        "route but /healthz, /readyz and /api/v1/inbound/* needs `Authorization: Bearer <token>` "
+        "with the route's scope: read for GET, write for incident actions and silences, admin "
+        "for model reload and delivery retries, ingest (or the sender's own credentials) for "
+        "/api/v1/alerts/*. 401 without a valid token, 403 without the scope.",
     },
+    "security": [{"bearer": []}, {}],
     "paths": {
         "/api/v1/alerts/{source}": {
             "post": _INGEST,
