@@ -14,7 +14,7 @@ from aiohttp import web
 from daemon import incidents_cli, silences_cli
 from daemon.app import create_app
 from daemon.config_loader import load_settings
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, StoreUnavailable
 from daemon.logs import configure_logging
 from daemon.settings import Settings, parse_listen
 
@@ -209,6 +209,11 @@ def _serve(config: Path | None, listen: str | None) -> int:
         )
     except OSError as err:
         log.error("cannot_listen", listen=settings.listen, error=err.strerror)
+        return EXIT_FAILED
+    except StoreUnavailable as err:
+        # A read-only or unreadable database file at start: say so in one line.
+        log.error("cannot_open_store", store=settings.store.kind, error=str(err))
+        print(f"triaged: cannot open the store: {err}", file=sys.stderr)
         return EXIT_FAILED
     log.info("stopped")
     return EXIT_OK

@@ -1,0 +1,1 @@
+"""Fault injection against real processes: kill -9, Redis and tracker faults, full disks, Alertmanager."""
