@@ -13,8 +13,10 @@ from connectors import CONNECTORS
 from connectors.base import Connector
 from connectors.delivery import DeliveryMetrics, DeliveryPolicy, DeliveryWorker
 from connectors.errors import ConnectorError
+from connectors.ssrf import guarded_connector
 from daemon.keys import DELIVERY, METRICS, SETTINGS, STORE
 from daemon.settings import DeliverySettings, Settings
+from daemon.tls import target_policy
 
 log = structlog.get_logger(__name__)
 HEALTHCHECK_TIMEOUT = 15.0
@@ -65,7 +67,10 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     if not any(c.enabled for c in settings.connectors.values()):
         yield
         return
-    session = aiohttp.ClientSession(headers={"User-Agent": "triaged"})
+    # Every address DNS returns is checked at connect time (SSRF guard, docs/security.md).
+    session = aiohttp.ClientSession(
+        connector=guarded_connector(target_policy(settings)), headers={"User-Agent": "triaged"}
+    )
     connectors = build_connectors(settings, session)
     worker = DeliveryWorker(
         app[STORE],
