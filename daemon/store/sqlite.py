@@ -237,7 +237,10 @@ class SqliteStore:
                 ids.append(cur.lastrowid)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK
+            # would raise and hide the real error from the 503 and the logs.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return ids
 
@@ -360,7 +363,10 @@ class SqliteStore:
             conn.executemany("DELETE FROM intake WHERE id = ?", [(i,) for i in entry_ids])
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK
+            # would raise and hide the real error from the 503 and the logs.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     @staticmethod
