@@ -55,7 +55,7 @@ RESULTS_DIR = HERE / "results"
 FIXTURES = Path("/work/shared/fixtures/alertmanager")
 HOST = "127.0.0.1"
 WEBHOOK_PATH = "/api/v1/alerts/alertmanager"
-BATCH_SIZES = (1, 50)
+BATCH_SIZES = (1, 50)  # the default; --batches 1,50,500 adds Alertmanager's larger groups
 REPEAT_SHARE = 0.7
 SERVER_CORE, LOAD_CORE = 0, 1
 # Alertmanager 0.25's request headers (see the fixtures' *.headers.txt), minus auth.
@@ -79,9 +79,11 @@ class Profile:
 # Batch 50 stays at 150000 alerts per run, under triaged's default intake.max_backlog
 # (200000), so a lagging pipeline cannot turn the run into a test of load shedding.
 DEFAULT_PROFILE = Profile(
-    requests={1: 40000, 50: 3000}, warmup=200, max_load_seconds=20.0, max_drain_seconds=20.0
+    requests={1: 40000, 50: 3000, 500: 300}, warmup=200, max_load_seconds=20.0, max_drain_seconds=20.0
 )
-QUICK_PROFILE = Profile(requests={1: 3000, 50: 300}, warmup=50, max_load_seconds=2.5, max_drain_seconds=4.0)
+QUICK_PROFILE = Profile(
+    requests={1: 3000, 50: 300, 500: 30}, warmup=50, max_load_seconds=2.5, max_drain_seconds=4.0
+)
 
 
 # -- realistic Alertmanager webhook bodies -----------------------------------------------
@@ -812,7 +814,7 @@ class RunConfig:
 
 
 def servers_for(
-    batch: int, workdir: Path, pin: bool, stores: list[str], redis_url: str | None
+    batch: int, workdir: Path, pin: bool, stores: list[str], redis_url: str | None, extra_config: str = ""
 ) -> list[tuple[Server, bool]]:
     """A fresh no-op server and one fresh triaged per store (new SQLite file / Redis prefix)."""
     noop_port = free_port()
@@ -832,7 +834,7 @@ def servers_for(
             section = f"{{path: {json.dumps(str(workdir / f'store-b{batch}' / 'triaged.db'))}}}"
         else:
             section = f"{{kind: redis, url: {json.dumps(redis_url)}, prefix: bench-b{batch}}}"
-        config.write_text(f"store: {section}\nlogging: {{level: warning, format: json}}\n")
+        config.write_text(f"store: {section}\nlogging: {{level: warning, format: json}}\n{extra_config}\n")
         daemon = Server(
             f"triaged-{store}",
             [str(triaged), "serve", "--config", str(config), "--listen", f"{HOST}:{port}"],
@@ -1054,11 +1056,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="which store(s) to run triaged on (default both)",
     )
     p.add_argument("--quick", action="store_true", help="a smoke run: about 5 s, capped near 20 s")
+    p.add_argument(
+        "--extra-config",
+        default="",
+        metavar="YAML",
+        help="top-level YAML sections appended to triaged's config, e.g. 'pipeline: {batch_size: 200}'",
+    )
+    p.add_argument(
+        "--batches",
+        type=_batches,
+        default=BATCH_SIZES,
+        metavar="B,B",
+        help="alerts per webhook, from 1, 50 and 500 (default 1,50); 500 sends 300 webhooks",
+    )
     p.add_argument("--seed", type=int, default=1, help="payload generator seed (default 1)")
     args = p.parse_args(argv)
     if (args.requests is not None and args.requests < 1) or args.concurrency < 1:
         p.error("--requests and --concurrency must be positive")
     return args
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    """``--batches 1,50,500``: sizes the profiles know, so every run has its request count."""
+    try:
+        sizes = tuple(dict.fromkeys(int(part) for part in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes such as 1,50,500, got {text!r}") from None
+    if not sizes or not set(sizes) <= set(DEFAULT_PROFILE.requests):
+        raise argparse.ArgumentTypeError(f"batch sizes must be among {sorted(DEFAULT_PROFILE.requests)}")
+    return sizes
 
 
 def main(argv: list[str]) -> int:
@@ -1067,7 +1093,7 @@ def main(argv: list[str]) -> int:
     profile = QUICK_PROFILE if args.quick else DEFAULT_PROFILE
     if args.requests is not None:
         profile = Profile(
-            {b: args.requests for b in BATCH_SIZES},
+            {b: args.requests for b in args.batches},
             profile.warmup,
             profile.max_load_seconds,
             profile.max_drain_seconds,
@@ -1102,13 +1128,13 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         bench_redis = RedisForBench(workdir, pin) if "redis" in stores else None
         redis_url = bench_redis.url if bench_redis else None
-        for batch in BATCH_SIZES:
+        for batch in args.batches:
             bodies = workdir / f"bodies-b{batch}.jsonl"
             n = profile.requests[batch]
             report["payloads"][batch] = build_bodies(batch, profile.warmup, n, bodies, args.seed + batch)
             print(f"batch {batch}: {report['payloads'][batch]}", flush=True)
             runs: dict[str, dict[str, Any]] = {}
-            for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url):
+            for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url, args.extra_config):
                 print(
                     f"  {server.name}: {n} requests x {batch} alerts, concurrency {cfg.concurrency} ...",
                     flush=True,
