@@ -49,7 +49,7 @@ IDLE_POLL_SECONDS = 1.0
 SILENCE_REFRESH_SECONDS = 1.0
 # Delayed resolutions (resolve_delay, flapping) and pointer sweeps run this often.
 UPKEEP_SECONDS = 1.0
-MAX_CACHED_GROUPINGS = 200_000
+MAX_CACHED_GROUPINGS = 20_000
 ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
