@@ -50,6 +50,9 @@ SILENCE_REFRESH_SECONDS = 1.0
 # Delayed resolutions (resolve_delay, flapping) and pointer sweeps run this often.
 UPKEEP_SECONDS = 1.0
 MAX_CACHED_GROUPINGS = 20_000
+# Timeline kinds that change an incident's state: each gets its canonical log line.
+TRANSITIONS = frozenset({"opened", "resolved", "reopened", "storm_collapsed", "flapping"})
+LOGGED_DETAIL = ("reason", "group_key", "into", "scope")
 ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -191,9 +194,21 @@ class Pipeline:
                 m.alerts_dropped.labels(reason=outcome).inc(n)
         for incident_id in ws.new_incidents:
             m.incidents_opened.labels(priority=ws.incidents[incident_id].priority).inc()
-        for _, event in ws.events:
+        for incident_id, event in ws.events:
             if event.kind == "resolved":
                 m.incidents_resolved.labels(by="alerts").inc()
+            if event.kind in TRANSITIONS:
+                # One canonical line per incident transition, written once it is committed.
+                incident = ws.incidents.get(incident_id)
+                log.info(
+                    f"incident_{event.kind}",
+                    incident=incident_id,
+                    priority=incident.priority if incident else None,
+                    team=incident.team if incident else None,
+                    **{
+                        k: v for k, v in event.detail.items() if k in ("reason", "group_key", "into", "scope")
+                    },
+                )
         for method, n in self.correlator.methods.items():
             m.alerts_correlated.labels(method=method).inc(n)
         self.correlator.methods.clear()
