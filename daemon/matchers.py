@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _MATCHER_RE = re.compile(
@@ -51,6 +51,12 @@ def parse_matcher(text: str) -> Matcher:
         except re.error as err:
             raise ValueError(f"invalid regular expression in matcher {text!r}: {err}") from err
     return Matcher(m.group("name"), op, value, pattern)
+
+
+def label_scope(labels: Mapping[str, str], keys: Iterable[str]) -> str:
+    """``cluster=eu-1,namespace=shop``: the values of ``keys`` that bound a comparison
+    (storms, similarity and topology are each judged within one scope)."""
+    return ",".join(f"{k}={labels.get(k, '')}" for k in keys)
 
 
 def check_matchers(texts: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from daemon.correlation_settings import CorrelationSettings
-from daemon.matchers import Matcher, matches_all
+from daemon.matchers import Matcher, label_scope, matches_all
 from daemon.models import (
     Alert,
     AlertState,
@@ -128,7 +128,7 @@ class Grouper:
             footprint=footprint,
             text=text,
             sim_keys=sim_keys,
-            storm_scope=",".join(f"{k}={labels.get(k, '')}" for k in self.storm_scope_labels),
+            storm_scope=label_scope(labels, self.storm_scope_labels),
             inhibit_sources=sup.source_keys(labels) if sup else (),
             inhibit_targets=sup.target_keys(labels) if sup else (),
             topo_lookup=lookup,

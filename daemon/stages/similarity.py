@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from daemon.correlation_settings import SimilaritySettings
+from daemon.matchers import label_scope
 
 _BANDS, _ROWS = 8, 2  # P(candidate) ~ 1-(1-J^2)^8: 0.5 at Jaccard 0.3, 0.92 at 0.6
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\$labels\.\w+|\$value")
@@ -55,7 +56,7 @@ class Similarity:
 
     def scope(self, labels: Mapping[str, str]) -> str:
         """Only alerts of one scope (cluster, namespace by default) are ever compared."""
-        return ",".join(f"{k}={labels.get(k, '')}" for k in self.settings.scope)
+        return label_scope(labels, self.settings.scope)
 
     def keys(self, labels: Mapping[str, str], text: str) -> list[str]:
         """LSH band keys: alerts with similar words share at least one with high probability."""

@@ -27,10 +27,6 @@ class StormDetector:
         self.settings = settings
         self._scopes: dict[str, _Scope] = {}
 
-    def scope_of(self, labels: dict[str, str]) -> str:
-        """The storm scope of an alert (``cluster=eu-1`` by default)."""
-        return ",".join(f"{k}={labels.get(k, '')}" for k in self.settings.scope)
-
     def storming(self, scope: str, now: float) -> bool:
         """Whether opening one more incident in ``scope`` now would be part of a storm."""
         if not self.settings.enabled:

@@ -19,6 +19,7 @@ import yaml
 
 from daemon.correlation_settings import TopologySettings
 from daemon.errors import ConfigError
+from daemon.matchers import label_scope
 
 # "Something depending on X alerts" is kept for up to this many incidents per X, so
 # when X itself alerts, every incident that depends on it is found (and merged).
@@ -97,7 +98,7 @@ class Topology:
         upstream: set[str] = set()
         for e in own:
             upstream.update(self._ancestors(e))
-        scope = ",".join(f"{k}={labels.get(k, '')}" for k in self.settings.scope)
+        scope = label_scope(labels, self.settings.scope)
         return Footprint(own, frozenset(upstream - own), f"@{scope}" if scope else "")
 
     def ancestors(self, entity: str) -> frozenset[str]:
