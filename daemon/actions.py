@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from daemon.errors import Conflict, NotFound, PayloadError
+from daemon.incident_state import acknowledge as acknowledge_incident
+from daemon.incident_state import reopen as reopen_incident
+from daemon.incident_state import resolve as resolve_incident
 from daemon.lifecycle_settings import PRIORITIES
 from daemon.models import Incident, IncidentStatus, TimelineEvent
-from daemon.stages.correlate import reopen as reopen_incident
 from daemon.workset import WorkSet
 
 if TYPE_CHECKING:
@@ -156,22 +158,16 @@ _Handler = Callable[["Pipeline", WorkSet, Incident, float, str, str, Any], None]
 
 def _in_ack(p: Pipeline, ws: WorkSet, incident: Incident, now: float, actor: str, via: str, e: Any) -> None:
     if incident.status is IncidentStatus.OPEN:
-        incident.status = IncidentStatus.ACKNOWLEDGED
-        incident.acknowledged_at = now
         p.lifecycle.stop(incident)
-        ws.add_event(incident.id, TimelineEvent(now, "acknowledged", actor, {"via": via}))
+        acknowledge_incident(ws, incident, now, actor, {"via": via})
 
 
 def _in_resolve(
     p: Pipeline, ws: WorkSet, incident: Incident, now: float, actor: str, via: str, e: Any
 ) -> None:
     if incident.status is not IncidentStatus.RESOLVED:
-        incident.status = IncidentStatus.RESOLVED
-        incident.resolved_at = now
         p.lifecycle.stop(incident)
-        if ws.open_groups.get(incident.group_key) == incident.id:
-            ws.set_open_group(incident.group_key, None)
-        ws.add_event(incident.id, TimelineEvent(now, "resolved", actor, {"via": via}))
+        resolve_incident(ws, incident, now, now, actor, {"via": via})
 
 
 def _in_reopen(

@@ -19,7 +19,7 @@ import structlog
 
 from classifiers.priority import Blast
 from classifiers.score import PredictionLike
-from daemon import upkeep
+from daemon import incident_state, upkeep
 from daemon.clock import Clock, SystemClock
 from daemon.errors import Conflict, NotFound, StoreUnavailable
 from daemon.metrics import Metrics
@@ -382,12 +382,8 @@ class Pipeline:
                 raise Conflict(f"incident {incident_id} is resolved; reopen it before acknowledging")
             if incident.status is IncidentStatus.ACKNOWLEDGED:
                 return incident, False
-            now = time.time()
-            incident.status = IncidentStatus.ACKNOWLEDGED
-            incident.acknowledged_at = now
             self.lifecycle.stop(incident)
-            ws.touch_incident(incident)
-            ws.add_event(incident_id, TimelineEvent(now, "acknowledged", actor, _note(note)))
+            incident_state.acknowledge(ws, incident, time.time(), actor, _note(note))
             self.router.route(ws, {})
             return incident, True
 
@@ -406,16 +402,11 @@ class Pipeline:
             if incident.status is IncidentStatus.RESOLVED:
                 return incident, False
             now = time.time()
-            incident.status = IncidentStatus.RESOLVED
-            incident.resolved_at = now
             self.lifecycle.stop(incident)
-            ws.touch_incident(incident)
-            if ws.open_groups.get(incident.group_key) == incident.id:
-                ws.set_open_group(incident.group_key, None)
             detail = _note(note)
             if incident.firing_count:
                 detail["still_firing"] = incident.firing_count
-            ws.add_event(incident_id, TimelineEvent(now, "resolved", actor, detail))
+            incident_state.resolve(ws, incident, now, now, actor, detail)
             self.router.route(ws, {})
             return incident, True
 

@@ -15,8 +15,8 @@ import structlog
 
 from connectors.base import IncidentRequest
 from daemon.errors import NotFound
+from daemon.incident_state import resolve
 from daemon.models import Incident, IncidentStatus, OutboxJob, TimelineEvent
-from daemon.stages.correlate import resolve
 from daemon.store.codec import request_to_json
 from daemon.workset import WorkSet
 
@@ -143,7 +143,7 @@ async def _resolve_if_still_due(pipeline: Pipeline, incident_id: str, now: float
         reason = f"all {incident.alert_count} alerts resolved and stayed resolved" + (
             " (flapping alerts quiet for a flap window)" if flapping else ""
         )
-        resolve(ws, incident, float(after), now, reason)
+        resolve(ws, incident, float(after), now, "triaged", {"reason": reason})
         pipeline.router.route(ws, {})
         return True
 
@@ -185,7 +185,9 @@ async def merge_into(pipeline: Pipeline, target_id: str, ids: list[str], why: st
                 return -1
             now = time.time()
             incident.correlation["merged_into"] = target_id
-            resolve(ws, incident, now, now, f"merged into incident {target_id} ({why})")
+            resolve(
+                ws, incident, now, now, "triaged", {"reason": f"merged into incident {target_id} ({why})"}
+            )
             ws.set_open_group(incident.group_key, target_id)
             ws.add_event(
                 incident.id,

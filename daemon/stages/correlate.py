@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from daemon.correlation_settings import CorrelationSettings
+from daemon.incident_state import reopen, resolve
 from daemon.matchers import Matcher, label_scope, matches_all
 from daemon.models import (
     Alert,
@@ -203,9 +204,8 @@ class Correlator:
                     incident.correlation["resolve_after"] = now + delay
                     self.due[incident.id] = now + delay
                 else:
-                    resolve(
-                        ws, incident, alert.ends_at or now, now, f"all {incident.alert_count} alerts resolved"
-                    )
+                    reason = {"reason": f"all {incident.alert_count} alerts resolved"}
+                    resolve(ws, incident, alert.ends_at or now, now, ACTOR, reason)
         ws.put_member(incident.id, member)
         ws.touch_incident(incident)
         return incident
@@ -530,31 +530,6 @@ def _title(alert: Alert, group_labels: Mapping[str, str], all_labels: bool) -> s
         return f"{name}: {summary}" if summary else name
     scope = ", ".join(f"{k}={v}" for k, v in group_labels.items() if k != "alertname" and v)
     return f"{name} ({scope})" if scope else name
-
-
-def resolve(ws: WorkSet, incident: Incident, at: float, now: float, reason: str) -> None:
-    """Resolve an incident and free its group for the next outage."""
-    incident.status = IncidentStatus.RESOLVED
-    incident.resolved_at = at
-    # When we learned of it (``at`` is the sender's end time, maybe long before).
-    incident.lifecycle["resolved_seen"] = now
-    incident.correlation.pop("resolve_after", None)
-    if ws.open_groups.get(incident.group_key) == incident.id:
-        ws.set_open_group(incident.group_key, None)
-    ws.touch_incident(incident)
-    ws.add_event(incident.id, TimelineEvent(now, "resolved", ACTOR, {"reason": reason}))
-
-
-def reopen(ws: WorkSet, incident: Incident, now: float, actor: str, reason: str) -> None:
-    """Open a resolved incident again (its group points at it again)."""
-    incident.status = IncidentStatus.OPEN
-    incident.resolved_at = None
-    incident.acknowledged_at = None
-    incident.lifecycle["reopened"] = int(incident.lifecycle.get("reopened", 0)) + 1
-    if ws.open_groups.get(incident.group_key) is None:
-        ws.set_open_group(incident.group_key, incident.id)
-    ws.touch_incident(incident)
-    ws.add_event(incident.id, TimelineEvent(now, "reopened", actor, {"reason": reason}))
 
 
 def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert, **extra: str) -> None:
