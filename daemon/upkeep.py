@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -46,17 +47,22 @@ async def run(pipeline: Pipeline) -> None:
                 if escalate_at is not None and status is IncidentStatus.OPEN:
                     escalations[incident.id] = float(escalate_at)
         await pipeline.store.sweep_groups()
-    for incident_id, at in sorted(due.items(), key=lambda kv: kv[1]):
-        if at > now:
-            continue
-        due.pop(incident_id, None)
-        await _resolve_if_still_due(pipeline, incident_id, now)
-    for incident_id, at in sorted(escalations.items(), key=lambda kv: kv[1]):
-        if at > now:
-            continue
-        escalations.pop(incident_id, None)
-        await _escalate(pipeline, incident_id, now)
+    await _run_due(pipeline, due, now, _resolve_if_still_due)
+    await _run_due(pipeline, escalations, now, _escalate)
     await stakeholder_summary(pipeline, now)
+
+
+async def _run_due(
+    pipeline: Pipeline,
+    due: dict[str, float],
+    now: float,
+    act: Callable[[Pipeline, str, float], Awaitable[None]],
+) -> None:
+    """Apply ``act`` to every incident whose time has come, oldest first; forget it then
+    (``act`` re-reads the incident: if it changed meanwhile, nothing happens)."""
+    for incident_id in [i for i, at in sorted(due.items(), key=lambda kv: kv[1]) if at <= now]:
+        due.pop(incident_id, None)
+        await act(pipeline, incident_id, now)
 
 
 async def _escalate(pipeline: Pipeline, incident_id: str, now: float) -> None:
