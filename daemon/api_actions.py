@@ -100,8 +100,12 @@ async def inbound(request: web.Request) -> web.Response:
     except InboundError as err:
         raise PayloadError(str(err)) from None
     applied, unknown = 0, 0
+    found: dict[str, str | None] = {}  # a body often carries several changes of one ticket
     for event in events:
-        incident_id = await _find(request, name, str(event.ref))
+        ref = str(event.ref)
+        if ref not in found:
+            found[ref] = await _find(request, name, ref)
+        incident_id = found[ref]
         if incident_id is None:
             unknown += 1
             continue
