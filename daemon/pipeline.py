@@ -147,7 +147,7 @@ class Pipeline:
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
             groupings = {a.fingerprint: self.grouping_of(a) for a in alerts}
-            keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys()))
+            keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys))
 
             def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
                 return ws, self.process(ws, [e.notification for e in pending], groupings)

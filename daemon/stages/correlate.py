@@ -62,9 +62,11 @@ class Grouping:
     inhibit_sources: tuple[str, ...] = ()
     inhibit_targets: tuple[tuple[int, str], ...] = ()
     topo_lookup: tuple[str, ...] = ()
+    # Every pointer key the store must load for this alert: built once, since the
+    # grouping is cached per fingerprint and repeats are most of the traffic.
+    load_keys: tuple[str, ...] = field(init=False, default=())
 
-    def load_keys(self) -> list[str]:
-        """The pointer keys the store must load for this alert."""
+    def __post_init__(self) -> None:
         keys = [self.key, *self.topo_lookup, *self.sim_keys, *self.inhibit_sources]
         keys += [k for _, k in self.inhibit_targets]
         if self.storm_scope:
@@ -72,7 +74,7 @@ class Grouping:
         if self.footprint is not None:
             for key in self.footprint.register_keys():
                 keys += slots(key) if key.startswith("topo:up:") else [key]
-        return keys
+        object.__setattr__(self, "load_keys", tuple(dict.fromkeys(keys)))
 
 
 @dataclass(frozen=True, slots=True)
