@@ -18,8 +18,7 @@ from daemon.errors import Conflict, NotFound, PayloadError
 from daemon.incident_state import acknowledge as acknowledge_incident
 from daemon.incident_state import reopen as reopen_incident
 from daemon.incident_state import resolve as resolve_incident
-from daemon.lifecycle_settings import PRIORITIES
-from daemon.models import Incident, IncidentStatus, TimelineEvent
+from daemon.models import PRIORITIES, Incident, IncidentStatus, TimelineEvent
 from daemon.workset import WorkSet
 
 if TYPE_CHECKING:

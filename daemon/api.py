@@ -10,7 +10,7 @@ from aiohttp import web
 from daemon import api_body
 from daemon.errors import NotFound, PayloadError, StoreUnavailable
 from daemon.keys import PIPELINE, STOPPING, STORE, WORKER
-from daemon.models import Incident, IncidentStatus
+from daemon.models import PRIORITIES, Incident, IncidentStatus
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -140,7 +140,7 @@ async def feedback(request: web.Request) -> web.Response:
         raise PayloadError("expected a JSON object")
     fb: dict[str, Any] = {}
     checks: dict[str, tuple[Any, str]] = {
-        "priority": (lambda v: v in ("P1", "P2", "P3", "P4", "P5"), "one of P1..P5"),
+        "priority": (lambda v: v in PRIORITIES, "one of P1..P5"),
         "urgency": (lambda v: v in URGENCIES, "one of critical, warning, info"),
         "team": (lambda v: isinstance(v, str) and 0 < len(v) <= 200, "a team name"),
         "noise": (lambda v: isinstance(v, bool), "true or false"),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.cli_http import CommandFailed, base_url, call
+from daemon.models import PRIORITIES
 from daemon.settings import Settings
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -44,7 +45,7 @@ def add_parser(sub: Any) -> None:
     note.add_argument("text")
     prio = actions.add_parser("priority", help="set the priority (P1..P5)")
     prio.add_argument("id")
-    prio.add_argument("priority", choices=("P1", "P2", "P3", "P4", "P5"))
+    prio.add_argument("priority", choices=PRIORITIES)
     prio.add_argument("--note", default="")
     assign = actions.add_parser("assign", help="reassign to a team and/or a person")
     assign.add_argument("id")

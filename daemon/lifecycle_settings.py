@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from daemon.correlation_settings import WeeklyWindow
 from daemon.matchers import Matcher, check_matchers, parse_matcher
+from daemon.models import check_priority
 from daemon.units import Duration
-
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 
 class _Section(BaseModel):
@@ -106,6 +105,4 @@ class StakeholderSettings(_Section):
     @field_validator("min_priority")
     @classmethod
     def _priority(cls, value: str) -> str:
-        if value not in PRIORITIES:
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}, got {value!r}")
-        return value
+        return check_priority(value)

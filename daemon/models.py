@@ -10,6 +10,16 @@ from typing import Any
 
 from daemon.timeparse import iso
 
+# Incident priorities, most urgent first (ITIL P1..P5): what config, API and rules accept.
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+
+
+def check_priority(value: str) -> str:
+    """A priority from config (pydantic validators call this)."""
+    if value not in PRIORITIES:
+        raise ValueError(f"expected one of {', '.join(PRIORITIES)}, got {value!r}")
+    return value
+
 
 class AlertStatus(StrEnum):
     """What the sender says of the alert."""

@@ -23,10 +23,10 @@ from daemon.api_settings import ApiSettings, OutboundSettings, TlsSettings
 from daemon.correlation_settings import CorrelationSettings, GroupRoute  # noqa: F401  (re-exported)
 from daemon.lifecycle_settings import EscalationSettings, Route, RoutingSettings, StakeholderSettings
 from daemon.matchers import Matcher, check_matchers, parse_matcher
+from daemon.models import check_priority
 from daemon.units import ByteSize, Duration
 
 DEFAULT_PORT = 9795
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 
 class Section(BaseModel):
@@ -308,9 +308,7 @@ class ConnectorSettings(BaseModel):
     @field_validator("min_priority")
     @classmethod
     def _valid_priority(cls, value: str) -> str:
-        if value not in PRIORITIES:
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
-        return value
+        return check_priority(value)
 
     @model_validator(mode="after")
     def _valid_connector(self) -> ConnectorSettings:

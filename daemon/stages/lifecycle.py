@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from daemon.lifecycle_settings import PRIORITIES, EscalationPolicy, Route, RoutingSettings
+from daemon.lifecycle_settings import EscalationPolicy, Route, RoutingSettings
 from daemon.matchers import matches_all
-from daemon.models import Incident, IncidentStatus, TimelineEvent
+from daemon.models import PRIORITIES, Incident, IncidentStatus, TimelineEvent
 from daemon.settings import Settings
 from daemon.silences import in_window
 from daemon.workset import WorkSet
