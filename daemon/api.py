@@ -131,13 +131,7 @@ async def feedback(request: web.Request) -> web.Response:
     """``POST /api/v1/incidents/{id}/feedback``: correct priority, urgency, team; mark noise or
     duplicate. Stored in the timeline; ``triaged feedback-export`` turns urgency corrections
     into training rows for ``triaged train``."""
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise PayloadError(f"body is not valid JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise PayloadError("expected a JSON object")
+    body = await api_body.read_object(request)
     fb: dict[str, Any] = {}
     checks: dict[str, tuple[Any, str]] = {
         "priority": (lambda v: v in PRIORITIES, "one of P1..P5"),
