@@ -216,20 +216,16 @@ def to_features(fields: Mapping[str, Any]) -> dict[str, float | str]:
     """
     labels: Mapping[str, Any] = fields.get("labels") or {}
     annotations: Mapping[str, Any] = fields.get("annotations") or {}
-    # "CassandraClientRequestUnavailableRead(Instaclustr)": the qualifier names a vendor, not urgency.
-    name_words = split_camel(
-        _ALERTNAME_QUALIFIER.sub(" ", str(fields.get("alertname") or labels.get("alertname") or ""))
-    )
+    name_words = list(_name_words(str(fields.get("alertname") or labels.get("alertname") or "")))
     prose: list[str] = []
     for key in ("summary", "description"):
-        prose.extend(_WORD.findall(strip_templates(str(annotations.get(key) or "")).lower()))
+        prose.extend(_prose_words(str(annotations.get(key) or "")))
     words = [*name_words, *prose]
     for key, value in labels.items():
         if key in ("severity", "alertname"):
             continue
-        words.append(f"label_{_slug(key)}")
-        words.append(f"label_{_slug(key)}_{_slug(str(value))}")
-    tokens, cmp_op, threshold = promql_tokens(str(fields.get("expr") or ""))
+        words.extend(_label_words(str(key), str(value)))
+    tokens, cmp_op, threshold = _promql(str(fields.get("expr") or ""))
     categorical = {
         "severity": str(labels.get("severity") or NONE).lower(),
         "cmp_op": cmp_op,
@@ -241,7 +237,7 @@ def to_features(fields: Mapping[str, Any]) -> dict[str, float | str]:
         "name": " ".join(name_words),
         "text": " ".join(words),
         "lexicon": " ".join(lexicon_tokens(name_words, "n") + lexicon_tokens(prose, "t")),
-        "expr_tokens": " ".join(tokens),
+        "expr_tokens": tokens,
         **categorical,
         "for_seconds": duration_seconds(fields.get("for")),
         # Magnitude, not value: "> 0.9" and "> 90" (percent) are both "high", "== 0" is "down".
@@ -251,6 +247,32 @@ def to_features(fields: Mapping[str, Any]) -> dict[str, float | str]:
         "source": str(fields.get("source") or NONE),
     }
     return features
+
+
+# The caches below hold pure functions of one string each. A live alert repeats its rule's
+# name, expression and most label pairs, and the daemon scores every new alert, so these
+# keep feature extraction to a few dictionary lookups (bounded: LRU).
+@functools.lru_cache(maxsize=4096)
+def _name_words(alertname: str) -> tuple[str, ...]:
+    # "CassandraClientRequestUnavailableRead(Instaclustr)": the qualifier names a vendor, not urgency.
+    return tuple(split_camel(_ALERTNAME_QUALIFIER.sub(" ", alertname)))
+
+
+@functools.lru_cache(maxsize=16384)
+def _prose_words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(strip_templates(text).lower()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _label_words(key: str, value: str) -> tuple[str, str]:
+    slug = _slug(key)
+    return f"label_{slug}", f"label_{slug}_{_slug(value)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _promql(expr: str) -> tuple[str, str, float | None]:
+    tokens, cmp_op, threshold = promql_tokens(expr)
+    return " ".join(tokens), cmp_op, threshold
 
 
 def _slug(text: str) -> str:
@@ -276,6 +298,7 @@ def fields_from_rule(row: Mapping[str, Any], *, with_severity: bool = False) -> 
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def expr_from_generator_url(generator_url: str | None) -> str:
     """The PromQL in a Prometheus ``generatorURL`` (``/graph?g0.expr=...``), URL-decoded; else ``""``."""
     if not generator_url:

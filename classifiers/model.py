@@ -57,6 +57,11 @@ from classifiers.features import COLUMNS, EXPR_COLUMNS, HISTORY_KEYS, NONE, to_f
 
 CLASSES = ("critical", "warning", "info")
 TOP_FEATURES = 5
+# Predictions remembered by exact model input (see ``UrgencyModel._key``), per generation:
+# new instances of a known rule (another host, another pod) are the bulk of new alerts.
+PREDICTION_CACHE = 4096
+# Raw column strings whose in-vocabulary analysis is remembered, per generation.
+ANALYSIS_CACHE = 16384
 # "balanced" (inverse frequency over 1,964 deduplicated rules: 779 critical, 1,131 warning,
 # 54 info) with critical weighted 1.5x more (a missed critical costs more than a false one)
 # and info 2x more (otherwise almost never predicted on an unseen catalogue).
@@ -156,6 +161,11 @@ class UrgencyModel:
             coef = np.vstack([-coef[0], coef[0]])
         self._coef = coef
         self._names = feature_names(pipeline)
+        self._plan = _key_plan(pipeline.named_steps["cols"])
+        self._hot: dict[tuple[Any, ...], Prediction] = {}
+        self._cold: dict[tuple[Any, ...], Prediction] = {}
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     @property
     def classes(self) -> list[str]:
@@ -165,12 +175,38 @@ class UrgencyModel:
     def predict(self, batch: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Predict urgency for a batch of alert fields (as ``to_features`` reads them).
 
-        One transform and one matrix product for the whole batch: per-alert cost in
-        a batch of 100 is a small fraction of a single call's.
+        Rows whose model input was seen before (exactly: see ``_key``) reuse that
+        prediction; the rest get one transform and one matrix product for the batch,
+        so per-alert cost in a batch of 100 is a small fraction of a single call's.
         """
         if not batch:
             return []
-        table = features_matrix([to_features(fields) for fields in batch])
+        rows = [to_features(fields) for fields in batch]
+        keys = [self._key(row) for row in rows]
+        found: dict[tuple[Any, ...], Prediction] = {}
+        todo: dict[tuple[Any, ...], Mapping[str, float | str]] = {}
+        for key, row in zip(keys, rows, strict=True):
+            if key in found or key in todo:
+                continue
+            known = self._hot.get(key)
+            if known is None:
+                known = self._cold.get(key)
+                if known is not None:
+                    self._remember(key, known)
+            if known is None:
+                todo[key] = row
+            else:
+                found[key] = known
+        self.cache_misses += len(todo)
+        self.cache_hits += len(rows) - len(todo)
+        if todo:
+            for key, prediction in zip(todo, self._predict_rows(list(todo.values())), strict=True):
+                found[key] = prediction
+                self._remember(key, prediction)
+        return [found[key] for key in keys]
+
+    def _predict_rows(self, rows: Sequence[Mapping[str, float | str]]) -> list[Prediction]:
+        table = features_matrix(rows)
         x = sparse.csr_matrix(self.pipeline.named_steps["cols"].transform(table))
         proba = self.pipeline.named_steps["clf"].predict_proba(x)
         best = proba.argmax(axis=1)
@@ -187,6 +223,28 @@ class UrgencyModel:
             )
         return results
 
+    def _key(self, row: Mapping[str, float | str]) -> tuple[Any, ...]:
+        """What the fitted pipeline can see of ``row``, and nothing else.
+
+        A fitted vectorizer's output depends only on the counts of the n-grams in its
+        vocabulary, so each text column becomes its sorted in-vocabulary n-grams; other
+        columns the pipeline reads keep their values; columns it drops are left out.
+        Two rows with equal keys get equal predictions, so the cache can never change
+        an answer (a test compares it with uncached predictions). The words that differ
+        between instances of one rule (host names, pod ids) are rarely in the vocabulary.
+        """
+        return tuple(step.part(row) for step in self._plan)
+
+    def clear_cache(self) -> None:
+        """Forget every remembered prediction (tests compare cached with fresh answers)."""
+        self._hot.clear()
+        self._cold.clear()
+
+    def _remember(self, key: tuple[Any, ...], prediction: Prediction) -> None:
+        if len(self._hot) >= PREDICTION_CACHE:
+            self._cold, self._hot = self._hot, {}
+        self._hot[key] = prediction
+
     def _top_features(self, x: sparse.csr_matrix, row: int, k: int) -> tuple[tuple[str, float], ...]:
         """Features with the largest coefficient x value toward class ``k``, positive ones only."""
         start, end = x.indptr[row], x.indptr[row + 1]
@@ -198,3 +256,44 @@ class UrgencyModel:
             for j in order
             if contributions[j] > 0
         )
+
+
+class _ColumnKey:
+    """One input column's part of a prediction key (``UrgencyModel._key``)."""
+
+    def __init__(self, column: str, transformer: Any) -> None:
+        self.column = column
+        vocabulary = getattr(transformer, "vocabulary_", None)
+        analyzer = getattr(transformer, "build_analyzer", None)
+        self._vocabulary: Mapping[str, int] | None = vocabulary if analyzer is not None else None
+        self._analyze = analyzer() if analyzer is not None and vocabulary is not None else None
+        self._hot: dict[str, tuple[str, ...]] = {}
+        self._cold: dict[str, tuple[str, ...]] = {}
+
+    def part(self, row: Mapping[str, float | str]) -> Any:
+        value = row[self.column]
+        if self._analyze is None:
+            return value
+        text = str(value)
+        known = self._hot.get(text)
+        if known is None:
+            known = self._cold.get(text)
+            if known is None:
+                vocabulary = self._vocabulary
+                assert vocabulary is not None
+                known = tuple(sorted(g for g in self._analyze(text) if g in vocabulary))
+            if len(self._hot) >= ANALYSIS_CACHE:
+                self._cold, self._hot = self._hot, {}
+            self._hot[text] = known
+        return known
+
+
+def _key_plan(cols: ColumnTransformer) -> list[_ColumnKey]:
+    """A key part for every (transformer, input column) the fitted ``cols`` reads."""
+    plan: list[_ColumnKey] = []
+    for name, transformer, columns in cols.transformers_:
+        if name == "remainder" or transformer == "drop":
+            continue
+        for i in np.atleast_1d(columns):
+            plan.append(_ColumnKey(COLUMNS[int(i)], transformer))
+    return plan

@@ -46,6 +46,7 @@ class Metrics:
     pipeline_errors: Counter
     model_predictions: Counter
     shadow_disagreements: Counter
+    model_cache: Counter
     model_info: Gauge
     alerts_correlated: Counter
     alerts_suppressed: Counter
@@ -150,6 +151,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "triaged_model_predictions",
             "Alerts scored by a model, by role (active, shadow).",
             ["role"],
+            registry=reg,
+        ),
+        model_cache=Counter(
+            "triaged_model_cache_lookups",
+            "Active-model predictions served from its exact-input cache (hit) or computed (miss).",
+            ["result"],
             registry=reg,
         ),
         shadow_disagreements=Counter(

@@ -69,6 +69,7 @@ class Scorer:
         from classifiers.features import fields_from_alert
 
         batch = [fields_from_alert(a.labels, a.annotations, a.generator_url, a.source) for a in alerts]
+        hits = getattr(self.model, "cache_hits", 0)
         try:
             predictions = self.model.predict(batch)
         except Exception:  # a broken model must not stop triage: rules and labels still work
@@ -76,6 +77,9 @@ class Scorer:
             return {}
         if self.metrics is not None:
             self.metrics.model_predictions.labels(role="active").inc(len(batch))
+            hit = getattr(self.model, "cache_hits", 0) - hits
+            self.metrics.model_cache.labels(result="hit").inc(hit)
+            self.metrics.model_cache.labels(result="miss").inc(len(batch) - hit)
         if self.shadow is not None:
             self._shadow(batch, predictions)
         return {a.fingerprint: p for a, p in zip(alerts, predictions, strict=True)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from classifiers.features import (
     to_features,
 )
 from classifiers.load import load_model
-from classifiers.model import Prediction, UrgencyModel
+from classifiers.model import Prediction, UrgencyModel, features_matrix
 from classifiers.train import read_rows, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -308,3 +309,30 @@ def test_bundled_model_unreachable_api_is_critical() -> None:
     """
     (prediction,) = load_model().predict([_alert("KubeAPIDown", "API server is unreachable")])
     assert prediction.urgency == "critical"
+
+
+def test_prediction_cache_never_changes_an_answer() -> None:
+    """Instances of real rules (other hosts, other values in the prose) hit the cache,
+    and every cached answer equals the one computed afresh for that alert alone."""
+    rng = random.Random(7)
+    rules = read_rows(FILES[0])[:150] + read_rows(FILES[2])[:150]
+    alerts = []
+    for row in rules:
+        fields = fields_from_rule(row)
+        for n in range(3):
+            instance = f"node-{rng.randrange(99)}:9100"
+            labels = {**fields["labels"], "alertname": fields["alertname"], "instance": instance}
+            summary = f"{fields['annotations']['summary']} on node-{n} value {rng.uniform(0, 100):.2f}"
+            alerts.append(fields_from_alert(labels, {"summary": summary}, None, "alertmanager"))
+    rng.shuffle(alerts)
+    model = load_model()
+    cached = [p for i in range(0, len(alerts), 50) for p in model.predict(alerts[i : i + 50])]
+    assert model.cache_hits > len(alerts) // 4, (model.cache_hits, model.cache_misses)
+    fresh = UrgencyModel(model.pipeline, model.card)
+    for fields, prediction in zip(alerts, cached, strict=True):
+        fresh.clear_cache()
+        assert fresh.predict([fields]) == [prediction]
+    # and the pipeline itself agrees on the probabilities
+    proba = model.pipeline.predict_proba(features_matrix([to_features(f) for f in alerts]))
+    for row, prediction in zip(proba, cached, strict=True):
+        assert [round(float(p), 4) for p in row] == [prediction.probabilities[c] for c in model.classes]
