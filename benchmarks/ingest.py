@@ -72,6 +72,7 @@ class Profile:
     warmup: int  # requests sent (and drained) before measuring, per run
     max_load_seconds: float  # the load phase stops issuing requests after this long
     max_drain_seconds: float  # give up waiting for the pipeline after this long
+    paced_seconds: float = 10.0  # the phase at half the sustained maximum (triaged only)
 
 
 # Sized from measured rates on a 2-core VM (about 45 s for a default run, 5 s with
@@ -82,8 +83,15 @@ DEFAULT_PROFILE = Profile(
     requests={1: 40000, 50: 3000, 500: 300}, warmup=200, max_load_seconds=20.0, max_drain_seconds=20.0
 )
 QUICK_PROFILE = Profile(
-    requests={1: 3000, 50: 300, 500: 30}, warmup=50, max_load_seconds=2.5, max_drain_seconds=4.0
+    requests={1: 3000, 50: 300, 500: 30},
+    warmup=50,
+    max_load_seconds=2.5,
+    max_drain_seconds=4.0,
+    paced_seconds=2.0,
 )
+# Fresh bodies for the paced phase, per batch size: enough for half of a fast machine's
+# sustained rate (batch 1: 5,000 alerts/s; batch 50: 40,000 alerts/s) for paced_seconds.
+PACED_ALERTS_PER_S = {1: 5000, 50: 40000, 500: 40000}
 
 
 # -- realistic Alertmanager webhook bodies -----------------------------------------------
@@ -335,7 +343,9 @@ def check_against_fixture(sim_body: bytes) -> None:
         raise SystemExit("generated payloads do not match the real capture: " + "; ".join(problems))
 
 
-def build_bodies(batch: int, warmup: int, count: int, path: Path, seed: int) -> dict[str, Any]:
+def build_bodies(
+    batch: int, warmup: int, count: int, path: Path, seed: int, paced: int = 0
+) -> dict[str, Any]:
     """Write warm-up then measured bodies (one per line) once; both servers get exactly these bytes.
 
     The repeat share is balanced and reported over the measured bodies only: the
@@ -350,10 +360,16 @@ def build_bodies(batch: int, warmup: int, count: int, path: Path, seed: int) -> 
             body = sim.webhook()
             sizes.append(len(body))
             out.write(body)
+        # The paced phase continues the same stream: new instances keep joining the groups.
+        total, repeats = sim.total, sim.repeats
+        for _ in range(paced):
+            out.write(sim.webhook())
+        sim.total, sim.repeats = total, repeats
     check_against_fixture(path.open("rb").readline())
     return {
         "warmup_bodies": warmup,
         "bodies": count,
+        "paced_bodies": paced,
         "alerts": sim.total,
         "repeat_share": round(sim.repeats / sim.total, 3),
         "unique_fingerprints": sim.total - sim.repeats,
@@ -423,16 +439,58 @@ async def _post_all(
     return result
 
 
+async def _post_paced(
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], per_second: float, seconds: float
+) -> PhaseResult:
+    """Open loop: body i is due at start + i / per_second, whether or not earlier ones were answered.
+
+    Latency counts from the due time, not the send time, so a server that falls behind
+    shows it (no coordinated omission). Stops scheduling after ``seconds``.
+    """
+    result = PhaseResult()
+    cpu0 = time.process_time()
+    start = result.first_send = time.monotonic() + 0.05
+    count = min(len(bodies), int(per_second * seconds))
+    result.capped = count < int(per_second * seconds)
+
+    async def one(i: int) -> None:
+        due = start + i / per_second
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        try:
+            async with session.post(url, data=bodies[i], headers=HEADERS) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as err:
+            status, raw = 0, f"{type(err).__name__}: {err}".encode()
+        result.latencies_ms.append((time.monotonic() - due) * 1000.0)
+        result.requests += 1
+        if status == 202:
+            result.accepted_alerts += orjson.loads(raw)["accepted"]
+        else:
+            kind = str(status or "connection")
+            result.errors[kind] = result.errors.get(kind, 0) + 1
+            if len(result.error_samples) < 5:
+                result.error_samples.append(f"{status}: {raw[:300].decode(errors='replace')}")
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    result.last_done = time.monotonic()
+    result.cpu_seconds = time.process_time() - cpu0
+    return result
+
+
 async def _load(
     conn: multiprocessing.connection.Connection,
     url: str,
     bodies_path: str,
     warmup: int,
+    measured_count: int,
     concurrency: int,
     max_seconds: float,
 ) -> None:
     """Warm up, report, wait for "go" (the orchestrator drains triaged first), measure, report."""
     bodies = read_bodies(Path(bodies_path))
+    paced_bodies = bodies[warmup + measured_count :]
+    bodies = bodies[: warmup + measured_count]
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -443,6 +501,11 @@ async def _load(
             return
         measured = await _post_all(session, url, bodies[warmup:], concurrency, max_seconds)
         conn.send(("done", asdict(measured)))
+        order = conn.recv()
+        if isinstance(order, tuple) and order[0] == "paced":
+            _, per_second, seconds = order
+            paced = await _post_paced(session, url, paced_bodies, per_second, seconds)
+            conn.send(("paced", asdict(paced)))
 
 
 def load_main(
@@ -450,6 +513,7 @@ def load_main(
     url: str,
     bodies_path: str,
     warmup: int,
+    measured_count: int,
     concurrency: int,
     max_seconds: float,
     pin: bool,
@@ -458,7 +522,7 @@ def load_main(
     if pin:
         os.sched_setaffinity(0, {LOAD_CORE})
     try:
-        uvloop.run(_load(conn, url, bodies_path, warmup, concurrency, max_seconds))
+        uvloop.run(_load(conn, url, bodies_path, warmup, measured_count, concurrency, max_seconds))
     except EOFError:
         pass  # the orchestrator gave up on this run (its error is reported there)
     except Exception as err:  # the orchestrator reports it; a traceback on the terminal says less
@@ -688,6 +752,7 @@ def run_one(server: Server, bodies: Path, cfg: RunConfig, is_daemon: bool) -> di
         url,
         str(bodies),
         cfg.profile.warmup,
+        cfg.measured,
         cfg.concurrency,
         cfg.profile.max_load_seconds,
         cfg.pin,
@@ -708,6 +773,9 @@ def run_one(server: Server, bodies: Path, cfg: RunConfig, is_daemon: bool) -> di
         row = summarize(server, res, cpu1 - cpu0, warm)
         if is_daemon:
             row |= pipeline_figures(server, res, base, cfg)
+            row |= paced_figures(server, parent, loader, row, cfg)
+        else:
+            parent.send("stop")
         row["peak_rss_mib"] = server.peak_rss_mib()
     finally:
         parent.close()  # a loader still waiting for "go" gets EOF and exits
@@ -811,6 +879,49 @@ class RunConfig:
     concurrency: int
     pin: bool
     poll_seconds: float = 0.05
+    measured: int = 0  # measured bodies in the file (after the warm-up, before the paced ones)
+    batch: int = 1
+
+
+def paced_figures(
+    server: Server,
+    parent: multiprocessing.connection.Connection,
+    loader: BaseProcess,
+    row: dict[str, Any],
+    cfg: RunConfig,
+) -> dict[str, Any]:
+    """Latency at half the sustained maximum: the pipeline rate just measured, halved, open loop.
+
+    The sustained maximum is the end-to-end rate (intake and pipeline together), not the
+    edge's burst rate: above it the backlog grows until the intake sheds load.
+    """
+    rate = row.get("pipeline_alerts_per_s")
+    if not rate:
+        parent.send("stop")
+        return {}
+    per_second = rate / 2 / cfg.batch
+    base = parse_metrics(http_get(server.base + "/metrics")[1].decode())
+    parent.send(("paced", per_second, cfg.profile.paced_seconds))
+    res = _recv(parent, loader, cfg.profile.paced_seconds + 90.0, "paced result")
+    lat = sorted(res["latencies_ms"])
+    wall = max(res["last_done"] - res["first_send"], 1e-9)
+    expected = int(metric_sum(base, "triaged_alerts_processed_total")) + res["accepted_alerts"]
+    drain = wait_drained(server, expected, cfg.poll_seconds, cfg.profile.max_drain_seconds)
+    return {
+        "paced": {
+            "offered_alerts_per_s": round(per_second * cfg.batch, 1),
+            "requests": res["requests"],
+            "errors": sum(res["errors"].values()),
+            "errors_by_status": dict(res["errors"]),
+            "accepted_alerts_per_s": round(res["accepted_alerts"] / wall, 1),
+            "p50_ms": round(percentile(lat, 50), 3),
+            "p99_ms": round(percentile(lat, 99), 3),
+            "p999_ms": round(percentile(lat, 99.9), 3),
+            "max_ms": round(lat[-1], 3) if lat else float("nan"),
+            "bodies_ran_out": res["capped"],
+            "drained_s_after": round(drain.at - res["last_done"], 3) if drain.at is not None else None,
+        }
+    }
 
 
 def servers_for(
@@ -947,6 +1058,18 @@ PIPELINE_COLUMNS = (
 )
 
 
+PACED_COLUMNS = (
+    ("offered alerts/s", "offered_alerts_per_s", 0),
+    ("accepted alerts/s", "accepted_alerts_per_s", 0),
+    ("requests", "requests", 0),
+    ("errors", "errors", 0),
+    ("p50 ms", "p50_ms", 2),
+    ("p99 ms", "p99_ms", 2),
+    ("p99.9 ms", "p999_ms", 2),
+    ("drained s after", "drained_s_after", 2),
+)
+
+
 def print_report(report: dict[str, Any]) -> None:
     """The human-readable tables: client-side figures, then triaged's pipeline, then the ratios."""
     runs = report["runs"]
@@ -967,6 +1090,19 @@ def print_report(report: dict[str, Any]) -> None:
     cols = ("batch", "target", *(h for h, _, _ in PIPELINE_COLUMNS), "redis cmds/alert", "outcomes (dedupe)")
     print_table(
         "triaged end to end (first measured post until backlog 0 and every alert processed)", cols, rows
+    )
+    rows = [
+        [
+            r["batch"],
+            r["target"],
+            *(fmt(r["paced"].get(k), d) for _, k, d in PACED_COLUMNS),
+        ]
+        for r in daemon_runs
+        if r.get("paced")
+    ]
+    cols = ("batch", "target", *(h for h, _, _ in PACED_COLUMNS))
+    print_table(
+        "triaged at half its sustained maximum (open loop, latency from each request's due time)", cols, rows
     )
     print("\ntriaged / no-op (the headline: same bodies, same load, measured back to back)")
     for batch, ratio in report["ratios"].items():
@@ -1034,7 +1170,21 @@ def anomalies(report: dict[str, Any]) -> tuple[list[str], list[str]]:
         if r["gauge_zero_while_pending_polls"]:
             n = r["gauge_zero_while_pending_polls"]
             notes.append(f"{where}: triaged_intake_backlog read 0 on {n} polls while alerts were unprocessed")
+        paced_anomalies(where, r.get("paced"), problems, notes)
     return problems, notes
+
+
+def paced_anomalies(where: str, paced: dict[str, Any] | None, problems: list[str], notes: list[str]) -> None:
+    """The paced phase's own: errors or an undrained backlog are problems; too few bodies a note."""
+    if not paced:
+        return
+    if paced["errors"] or paced["drained_s_after"] is None:
+        problems.append(
+            f"{where}: paced phase: {paced['errors']} errors {paced['errors_by_status']},"
+            f" drained after: {paced['drained_s_after']}"
+        )
+    if paced["bodies_ran_out"]:
+        notes.append(f"{where}: paced phase ran out of bodies after {paced['requests']} requests")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -1131,7 +1281,11 @@ def main(argv: list[str]) -> int:
         for batch in args.batches:
             bodies = workdir / f"bodies-b{batch}.jsonl"
             n = profile.requests[batch]
-            report["payloads"][batch] = build_bodies(batch, profile.warmup, n, bodies, args.seed + batch)
+            paced = int(PACED_ALERTS_PER_S[batch] * profile.paced_seconds / batch)
+            report["payloads"][batch] = build_bodies(
+                batch, profile.warmup, n, bodies, args.seed + batch, paced
+            )
+            cfg = RunConfig(profile, args.concurrency, pin, measured=n, batch=batch)
             print(f"batch {batch}: {report['payloads'][batch]}", flush=True)
             runs: dict[str, dict[str, Any]] = {}
             for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url, args.extra_config):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -54,6 +54,11 @@ MAX_CACHED_GROUPINGS = 20_000
 TRANSITIONS = frozenset({"opened", "resolved", "reopened", "storm_collapsed", "flapping"})
 LOGGED_DETAIL = ("reason", "group_key", "into", "scope")
 ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+# A batch's work runs on the event loop in slices of about this long; between slices the
+# loop answers webhooks and API calls, so a big batch never holds them for its whole length.
+SLICE_SECONDS = 0.004
+# New alerts scored per model call within a slice (a call's fixed cost is ~1 ms).
+SCORE_CHUNK = 128
 
 
 class Pipeline:
@@ -149,8 +154,11 @@ class Pipeline:
             groupings = {a.fingerprint: self.grouping_of(a) for a in alerts}
             keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys))
 
-            def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
-                return ws, self.process(ws, [e.notification for e in pending], groupings)
+            async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
+                outcomes: Counter[str] = Counter()
+                for _ in self._steps(ws, [e.notification for e in pending], groupings, outcomes):
+                    await asyncio.sleep(0)
+                return ws, outcomes
 
             ws, outcomes = await self.store.process_batch(entries, fps, keys, apply)
             elapsed = time.perf_counter() - t0
@@ -223,52 +231,47 @@ class Pipeline:
         notifications: Sequence[Notification],
         groupings: dict[str, Grouping] | None = None,
     ) -> Counter[str]:
-        """Apply every alert of every notification to ``ws`` in arrival order.
+        """Apply every alert of every notification to ``ws`` in arrival order, in one go.
 
         ``groupings`` (fingerprint -> group) is what ``step`` already computed to load the
         groups; same fingerprint, same labels, same group, so each is computed once.
         """
-        t0 = time.perf_counter()
         outcomes: Counter[str] = Counter()
-        groupings = {} if groupings is None else groupings
+        for _ in self._steps(ws, notifications, {} if groupings is None else groupings, outcomes):
+            pass
+        return outcomes
+
+    def _steps(
+        self,
+        ws: WorkSet,
+        notifications: Sequence[Notification],
+        groupings: dict[str, Grouping],
+        outcomes: Counter[str],
+    ) -> Iterator[None]:
+        """``process``, yielding after about ``SLICE_SECONDS`` of work (between notifications).
+
+        The caller decides what a yield means: ``step`` lets the event loop run, ``process``
+        does not. The work set belongs to this batch alone (the pipeline lock is held), so
+        nothing else can see it half-applied.
+        """
+        t0 = slice_start = time.perf_counter()
         labels_of: dict[str, dict[str, str]] = {}
-        predictions, blasts = self._prepare_scoring(ws, notifications, groupings)
-        for notification in notifications:
+        blasts = self._blasts(ws, notifications, groupings)
+        predictions: dict[str, PredictionLike] = {}
+        scored_upto = 0
+        for i, notification in enumerate(notifications):
+            if i >= scored_upto:
+                scored_upto = self._score_ahead(ws, notifications, i, predictions)
             touched: dict[str, Incident] = {}
             for alert in notification.alerts:
-                prev = ws.alerts.get(alert.fingerprint)
-                transition = classify(prev, alert)
-                outcomes[transition.value] += 1
-                if transition is Transition.STALE:
-                    log.debug("alert", fingerprint=alert.fingerprint, outcome=transition.value)
-                    continue
-                state = next_state(prev, alert, transition)
-                ws.put_alert(state)
-                grouping = groupings.get(alert.fingerprint)
-                if grouping is None:
-                    grouping = groupings[alert.fingerprint] = self.grouping_of(alert)
-                transition = self._suppress(ws, alert, state, transition, grouping)
-                if transition is Transition.SUPPRESSED:
-                    outcomes[transition.value] += 1
-                    continue
-                priority = None
-                if transition in (Transition.FIRST, Transition.REFIRE):
-                    blast = blasts.get(grouping.key, Blast())
-                    priority = self.scorer.score(alert, predictions.get(alert.fingerprint), blast)
-                incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
+                incident = self._apply_alert(ws, alert, groupings, blasts, predictions, outcomes)
                 if incident is not None:
                     touched[incident.id] = incident
                     labels_of.setdefault(incident.id, alert.labels)
-                level = log.debug if transition in DUPLICATES else log.info
-                level(
-                    "alert",
-                    fingerprint=alert.fingerprint,
-                    source=alert.source,
-                    alertname=alert.labels.get("alertname", ""),
-                    outcome=transition.value,
-                    incident=incident.id if incident else None,
-                )
             _note_truncation(ws, notification, touched.values())
+            if time.perf_counter() - slice_start >= SLICE_SECONDS:
+                yield
+                slice_start = time.perf_counter()
         for incident_id in ws.new_incidents:
             incident = ws.incidents[incident_id]
             self.lifecycle.assign(ws, incident, labels_of.get(incident_id, {}))
@@ -277,7 +280,47 @@ class Pipeline:
                 self.lifecycle.restart(ws.incidents[incident_id], event.at)
         self.router.route(ws, labels_of)
         self.metrics.stage_seconds.labels(stage="process").observe(time.perf_counter() - t0)
-        return outcomes
+
+    def _apply_alert(
+        self,
+        ws: WorkSet,
+        alert: Alert,
+        groupings: dict[str, Grouping],
+        blasts: dict[str, Blast],
+        predictions: dict[str, PredictionLike],
+        outcomes: Counter[str],
+    ) -> Incident | None:
+        """One alert through dedupe, suppression, scoring and correlation; its incident, if any."""
+        prev = ws.alerts.get(alert.fingerprint)
+        transition = classify(prev, alert)
+        outcomes[transition.value] += 1
+        if transition is Transition.STALE:
+            log.debug("alert", fingerprint=alert.fingerprint, outcome=transition.value)
+            return None
+        state = next_state(prev, alert, transition)
+        ws.put_alert(state)
+        grouping = groupings.get(alert.fingerprint)
+        if grouping is None:
+            grouping = groupings[alert.fingerprint] = self.grouping_of(alert)
+        transition = self._suppress(ws, alert, state, transition, grouping)
+        if transition is Transition.SUPPRESSED:
+            outcomes[transition.value] += 1
+            return None
+        priority = None
+        if transition in (Transition.FIRST, Transition.REFIRE):
+            blast = blasts.get(grouping.key, Blast())
+            priority = self.scorer.score(alert, predictions.get(alert.fingerprint), blast)
+        incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
+        level = log.debug if transition in DUPLICATES else log.info
+        level(
+            "alert",
+            fingerprint=alert.fingerprint,
+            source=alert.source,
+            alertname=alert.labels.get("alertname", ""),
+            outcome=transition.value,
+            incident=incident.id if incident else None,
+        )
+        return incident
 
     def _suppress(
         self, ws: WorkSet, alert: Alert, state: AlertState, transition: Transition, grouping: Grouping
@@ -331,19 +374,12 @@ class Pipeline:
         state.suppressed = reason
         return Transition.SUPPRESSED
 
-    def _prepare_scoring(
+    def _blasts(
         self, ws: WorkSet, notifications: Sequence[Notification], groupings: dict[str, Grouping]
-    ) -> tuple[dict[str, PredictionLike], dict[str, Blast]]:
-        """One model call for the batch's new alerts, and each group's blast radius.
-
-        Only alerts that may open or join an incident (never seen, or seen resolved)
-        reach the model: repeats, the bulk of the traffic, cost nothing here. The blast
-        radius counts the open incident's alerts plus this batch's distinct hosts and
-        services of the group (an estimate: hosts and services of earlier batches are
-        not reloaded).
-        """
-        t0 = time.perf_counter()
-        fresh: dict[str, Alert] = {}
+    ) -> dict[str, Blast]:
+        """Each group's blast radius: the open incident's alerts plus this batch's distinct
+        hosts and services of the group (an estimate: hosts and services of earlier batches
+        are not reloaded)."""
         alerts: dict[str, set[str]] = {}
         hosts: dict[str, set[str]] = {}
         services: dict[str, set[str]] = {}
@@ -356,9 +392,6 @@ class Pipeline:
                 alerts.setdefault(key, set()).add(a.fingerprint)
                 hosts.setdefault(key, set()).add(a.labels.get("instance", a.fingerprint))
                 services.setdefault(key, set()).add(a.labels.get("service", ""))
-                prev = ws.alerts.get(a.fingerprint)
-                if prev is None or prev.status is not AlertStatus.FIRING or prev.suppressed:
-                    fresh.setdefault(a.fingerprint, a)
         blasts = {}
         for key, fps in alerts.items():
             open_id = ws.open_groups.get(key)
@@ -366,10 +399,34 @@ class Pipeline:
             blasts[key] = Blast(
                 alerts=existing + len(fps), hosts=len(hosts[key]), services=len(services[key] - {""}) or 1
             )
-        predictions = self.scorer.predict(list(fresh.values()))
+        return blasts
+
+    def _score_ahead(
+        self,
+        ws: WorkSet,
+        notifications: Sequence[Notification],
+        start: int,
+        predictions: dict[str, PredictionLike],
+    ) -> int:
+        """One model call for the new alerts of the notifications from ``start`` on, up to
+        about ``SCORE_CHUNK`` of them; returns the index of the first notification not covered.
+
+        Only alerts that may open or join an incident (never seen, or seen resolved)
+        reach the model: repeats, the bulk of the traffic, cost nothing here.
+        """
+        t0 = time.perf_counter()
+        fresh: dict[str, Alert] = {}
+        end = start
+        while end < len(notifications) and len(fresh) < SCORE_CHUNK:
+            for a in notifications[end].alerts:
+                prev = ws.alerts.get(a.fingerprint)
+                if prev is None or prev.status is not AlertStatus.FIRING or prev.suppressed:
+                    fresh.setdefault(a.fingerprint, a)
+            end += 1
         if fresh:
+            predictions.update(self.scorer.predict(list(fresh.values())))
             self.metrics.stage_seconds.labels(stage="score").observe(time.perf_counter() - t0)
-        return predictions, blasts
+        return end
 
     # -- a person's actions ------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -12,7 +12,8 @@ from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, Tim
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
-BatchFn = Callable[[WorkSet, Sequence["IntakeEntry"]], T]
+# A coroutine so that a long batch can let the event loop run between slices of its work.
+BatchFn = Callable[[WorkSet, Sequence["IntakeEntry"]], Awaitable[T]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,8 @@ class Store(Protocol):
     ) -> T:
         """Load the state for these alerts and groups, let ``fn`` change it, commit atomically.
 
-        ``fn`` is pure (no I/O) and may be called more than once: a store with
+        ``fn`` is pure (no I/O; it awaits only to let the event loop run) and may be
+        called more than once: a store with
         concurrent writers retries it on fresh state when another writer got there
         first. It receives only the entries no writer has committed yet. The commit
         writes the dirty part of the ``WorkSet`` and acknowledges the entries in one

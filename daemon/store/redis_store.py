@@ -294,7 +294,7 @@ class RedisStore:
                     ws.open_groups[g] = incident_id.decode()
             await self._load_incidents(pipe, ws)
             pending = [e for e, flag in zip(entries, done_flags, strict=True) if flag is None]
-            result = fn(ws, pending)
+            result = await fn(ws, pending)
             jobs = await self._new_jobs(pipe, ws)
             pipe.multi()
             self._queue_writes(pipe, ws, jobs)

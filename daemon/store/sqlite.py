@@ -1,16 +1,21 @@
 """The embedded store: one SQLite file in WAL mode, no server to run.
 
-All writes go through one thread and one connection, so SQLite never sees two
-writers; concurrent webhooks are *group-committed* (everything that arrived while
-the previous commit was in flight is written in the next one), which keeps the
-cost at one fsync per batch instead of one per request. API reads use a second
-connection on another thread: WAL lets them run while a commit is in progress.
+Webhook appends have their own thread and connection; everything else that writes
+(the pipeline, deliveries, people's actions) goes through a second one. The two never
+write at once: a lock in this process hands SQLite's single write lock from one to the
+other as soon as it is free (SQLite's own busy handler would poll with sleeps of up to
+tens of milliseconds). So a webhook waits at most for one pipeline commit, never for
+the pipeline's reads and computation. Concurrent webhooks are *group-committed*
+(everything that arrived while the previous commit was in flight is written in the
+next one), which keeps the cost at one fsync per batch instead of one per request. API
+reads use a third connection on its own thread: WAL lets them run during a commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -110,9 +115,12 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "full") -> None:
         self.path = path
         self._synchronous = synchronous.upper()
-        self._writer = self._reader = ThreadPoolExecutor(1)  # replaced in open()
+        self._writer = self._reader = self._intake = ThreadPoolExecutor(1)  # replaced in open()
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._iconn: sqlite3.Connection | None = None
+        # Held for every write transaction, by whichever thread writes (see the module docstring).
+        self._tx_lock = threading.Lock()
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._entry_sizes: dict[int, int] = {}
@@ -128,8 +136,10 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+        self._intake = ThreadPoolExecutor(1, thread_name_prefix="sqlite-intake")
         self._wconn = await self._write(self._connect)
         self._rconn = await self._read(self._connect)
+        self._iconn = await self._run(self._intake, self._connect)
         sizes = await self._write(self._pending_sizes)
         self._entry_sizes = dict(sizes)
         self._backlog = sum(self._entry_sizes.values())
@@ -162,12 +172,13 @@ class SqliteStore:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         self._closed = True
-        for conn, pool in ((self._wconn, self._writer), (self._rconn, self._reader)):
+        pools = ((self._wconn, self._writer), (self._rconn, self._reader), (self._iconn, self._intake))
+        for conn, pool in pools:
             if conn is not None:
                 await asyncio.get_running_loop().run_in_executor(pool, conn.close)
-        self._wconn = self._rconn = None
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
+        self._wconn = self._rconn = self._iconn = None
+        for _, pool in pools:
+            pool.shutdown(wait=True)
 
     async def ping(self) -> bool:
         """Ready when open and the file answers a query."""
@@ -181,8 +192,15 @@ class SqliteStore:
 
     # -- threads -----------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[], T]) -> T:
-        return await self._run(self._writer, fn)
+    async def _write(self, fn: Callable[[], T], *, writes: bool = True) -> T:
+        """Run on the writer thread; holding the write lock unless ``fn`` only reads."""
+        if not writes:
+            return await self._run(self._writer, fn)
+        return await self._run(self._writer, lambda: self._locked(fn))
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._tx_lock:
+            return fn()
 
     async def _read(self, fn: Callable[[], T]) -> T:
         return await self._run(self._reader, fn)
@@ -212,7 +230,7 @@ class SqliteStore:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                ids = await self._write(lambda b=batch: self._insert_intake(b))  # type: ignore[misc]
+                ids = await self._run(self._intake, lambda b=batch: self._insert_intake(b))  # type: ignore[misc]
             except StoreUnavailable as err:
                 for _, _, fut in batch:
                     if not fut.done():
@@ -226,7 +244,11 @@ class SqliteStore:
             self._wakeup.set()
 
     def _insert_intake(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
-        conn = self._wconn
+        with self._tx_lock:
+            return self._insert_intake_locked(batch)
+
+    def _insert_intake_locked(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
+        conn = self._iconn
         assert conn is not None
         ids = []
         conn.execute("BEGIN IMMEDIATE")
@@ -263,7 +285,7 @@ class SqliteStore:
 
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """The next pending entries after the last ones handed out."""
-        rows = await self._write(lambda: self._select_intake(max_alerts))
+        rows = await self._write(lambda: self._select_intake(max_alerts), writes=False)
         if rows:
             self._last_taken = rows[-1][0]
             self._wakeup.set()  # there may be more: let the worker come straight back
@@ -296,8 +318,8 @@ class SqliteStore:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
         ids = [int(e.entry_id) for e in entries]
-        ws, live = await self._write(lambda: (self._load(fps, keys), self._still_pending(ids)))
-        result = fn(ws, [e for e in entries if int(e.entry_id) in live])
+        ws, live = await self._write(lambda: (self._load(fps, keys), self._still_pending(ids)), writes=False)
+        result = await fn(ws, [e for e in entries if int(e.entry_id) in live])
         await self._commit_entries(ws, [e.entry_id for e in entries])
         return result
 
@@ -345,7 +367,7 @@ class SqliteStore:
         """One transaction: the batch's effects and the removal of its intake entries."""
         entry_ids = [int(e) for e in done]
         try:
-            await self._write(lambda: self._commit(ws, entry_ids))
+            await self._write(lambda: self._commit(ws, entry_ids), writes=False)  # locks itself
         except StoreUnavailable:
             # Hand the same entries out again on the next take: nothing was written.
             if entry_ids:
@@ -355,55 +377,21 @@ class SqliteStore:
             self._backlog -= self._entry_sizes.pop(entry_id, 0)
 
     def _commit(self, ws: WorkSet, entry_ids: list[int]) -> None:
+        rows = _Rows.of(ws)  # encoded before taking the write lock: webhooks wait less
         conn = self._wconn
         assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._write_workset(conn, ws)
-            conn.executemany("DELETE FROM intake WHERE id = ?", [(i,) for i in entry_ids])
-            conn.execute("COMMIT")
-        except BaseException:
-            # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK
-            # would raise and hide the real error from the 503 and the logs.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    @staticmethod
-    def _write_workset(conn: sqlite3.Connection, ws: WorkSet) -> None:
-        conn.executemany(
-            "INSERT OR REPLACE INTO alerts (fingerprint, doc) VALUES (?, ?)",
-            [(fp, codec.encode_alert_state(ws.alerts[fp])) for fp in ws.dirty_alerts],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",
-            [
-                (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
-                for i in (ws.incidents[x] for x in ws.dirty_incidents)
-            ],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO incident_alerts (incident_id, fingerprint, doc) VALUES (?, ?, ?)",
-            [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.dirty_members],
-        )
-        for key in ws.dirty_groups:
-            incident_id = ws.open_groups.get(key)
-            if incident_id is None:
-                conn.execute("DELETE FROM open_groups WHERE group_key = ?", (key,))
-            else:
-                conn.execute(
-                    "INSERT OR REPLACE INTO open_groups (group_key, incident_id) VALUES (?, ?)",
-                    (key, incident_id),
-                )
-        conn.executemany(
-            "INSERT INTO incident_events (incident_id, doc) VALUES (?, ?)",
-            [(i, codec.encode_event(e)) for i, e in ws.events],
-        )
-        # The UNIQUE key makes a second enqueue of the same delivery a no-op.
-        conn.executemany(
-            "INSERT OR IGNORE INTO outbox (idempotency_key, incident_id, connector, doc) VALUES (?, ?, ?, ?)",
-            [(j.idempotency_key, j.incident_id, j.connector, codec.dump(j.to_json())) for j in ws.outbox],
-        )
+        with self._tx_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows.write(conn)
+                conn.executemany("DELETE FROM intake WHERE id = ?", [(i,) for i in entry_ids])
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK
+                # would raise and hide the real error from the 503 and the logs.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     # -- API reads ---------------------------------------------------------------------
 
@@ -562,7 +550,66 @@ class SqliteStore:
                     ws.open_groups[incident.group_key] = grp[0]
             return ws
 
-        ws = await self._write(query)
+        ws = await self._write(query, writes=False)
         result = fn(ws)
         await self._commit_entries(ws, [])
         return result
+
+
+class _Rows:
+    """A work set's changes as SQL parameter rows, encoded outside the write transaction."""
+
+    def __init__(self) -> None:
+        self.alerts: list[tuple[str, bytes]] = []
+        self.incidents: list[tuple[str, str, str, float, bytes]] = []
+        self.members: list[tuple[str, str, bytes]] = []
+        self.groups: list[tuple[str, str | None]] = []
+        self.events: list[tuple[str, bytes]] = []
+        self.outbox: list[tuple[str, str, str, bytes]] = []
+
+    @classmethod
+    def of(cls, ws: WorkSet) -> _Rows:
+        rows = cls()
+        rows.alerts = [(fp, codec.encode_alert_state(ws.alerts[fp])) for fp in ws.dirty_alerts]
+        rows.incidents = [
+            (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
+            for i in (ws.incidents[x] for x in ws.dirty_incidents)
+        ]
+        rows.members = [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.dirty_members]
+        rows.groups = [(key, ws.open_groups.get(key)) for key in ws.dirty_groups]
+        rows.events = [(i, codec.encode_event(e)) for i, e in ws.events]
+        rows.outbox = [
+            (j.idempotency_key, j.incident_id, j.connector, codec.dump(j.to_json())) for j in ws.outbox
+        ]
+        return rows
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        # Upserts change a row in place; REPLACE would delete and re-insert it (and its index entries).
+        conn.executemany(
+            "INSERT INTO alerts (fingerprint, doc) VALUES (?, ?)"
+            " ON CONFLICT (fingerprint) DO UPDATE SET doc = excluded.doc",
+            self.alerts,
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",
+            self.incidents,
+        )
+        conn.executemany(
+            "INSERT INTO incident_alerts (incident_id, fingerprint, doc) VALUES (?, ?, ?)"
+            " ON CONFLICT (incident_id, fingerprint) DO UPDATE SET doc = excluded.doc",
+            self.members,
+        )
+        for key, incident_id in self.groups:
+            if incident_id is None:
+                conn.execute("DELETE FROM open_groups WHERE group_key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO open_groups (group_key, incident_id) VALUES (?, ?)",
+                    (key, incident_id),
+                )
+        conn.executemany("INSERT INTO incident_events (incident_id, doc) VALUES (?, ?)", self.events)
+        # The UNIQUE key makes a second enqueue of the same delivery a no-op.
+        conn.executemany(
+            "INSERT OR IGNORE INTO outbox (idempotency_key, incident_id, connector, doc) VALUES (?, ?, ?, ?)",
+            self.outbox,
+        )

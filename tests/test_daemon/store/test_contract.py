@@ -47,7 +47,7 @@ async def test_append_take_commit_acknowledges(store: Store, settings: Settings)
     assert [len(e.notification.alerts) for e in entries] == [2, 2]
     pipeline = Pipeline(store, settings, build_metrics())
 
-    def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> int:
+    async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> int:
         pipeline.process(ws, [e.notification for e in pending])
         return len(pending)
 
@@ -97,7 +97,7 @@ async def test_a_committed_entry_is_never_applied_twice(settings: Settings) -> N
         entries = await a.take(1000)
         calls: list[int] = []
 
-        def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
             calls.append(len(pending))
             pipeline.process(ws, [e.notification for e in pending])
 
