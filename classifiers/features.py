@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 # Bump whenever a key, a token format or a default changes: a model trained on one
 # schema reads garbage from another, so the loader compares this with the card.
-FEATURE_SCHEMA_VERSION = "2"
+FEATURE_SCHEMA_VERSION = "3"
 
 TEXT_COLUMNS = ("name", "text", "lexicon", "expr_tokens")
 CATEGORICAL_COLUMNS = ("severity", "cmp_op", "namespace", "job", "service", "env")
@@ -260,7 +260,11 @@ def _name_words(alertname: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=16384)
 def _prose_words(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(strip_templates(text).lower()))
+    # Numbers are left out (schema 3): in a live alert they are mostly rendered sample
+    # values ("{{ $value }}" -> "12.5"), which catalogue rules, with their templates
+    # stripped, never had; the threshold comes from the expression instead. With them,
+    # two instances of one rule differ in model input only by their sample values.
+    return tuple(w for w in _WORD.findall(strip_templates(text).lower()) if not w.isdigit())
 
 
 @functools.lru_cache(maxsize=65536)

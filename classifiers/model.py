@@ -18,8 +18,11 @@ catalogues, test on the third's unseen alertnames; ``classifiers.evaluate
 --holdout-source``), never by in-sample fit. Schema 2 (lexicon groups, threshold
 buckets, ``absent``/``up == 0`` tokens, name character n-grams, C 4 -> 1, info 2x)
 moved the three hold-outs from 0.50/0.37/0.51 to 0.57/0.34/0.56 macro-F1 and
-grouped CV from 0.615 to 0.637. Measured and not kept, all within noise or worse
-(the info class has 7-25 hold-out rows, so one hit moves macro-F1 by ~0.03):
+grouped CV from 0.615 to 0.637. Schema 3 leaves numbers out of the prose (live alerts
+render sample values there): 0.573/0.343/0.555 and 0.641, the same within noise, and
+instances of one rule now share one model input (see ``UrgencyModel._key``).
+Measured and not kept, all within noise or worse (the info class has 7-25 hold-out
+rows, so one hit moves macro-F1 by ~0.03):
 calibrated LinearSVC (0.48 mean over hold-outs vs 0.46 baseline), HistGradientBoosting
 on 200 SVD components (0.45, and no per-feature reasons), "balanced" weights without
 the critical boost (same F1, lower critical recall), per-source or per-rule-group

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
+import itertools
+import os
 from collections.abc import AsyncIterator
 
 import structlog
@@ -32,11 +33,21 @@ log = structlog.get_logger(__name__)
 _BODY_SLACK = 1024
 
 
+# Request ids: a random prefix per process (replicas differ) and a counter. uuid4 per
+# webhook cost ~5% of the CPU of a batch-1 load (a system call for 16 random bytes).
+_ID_PREFIX = os.urandom(3).hex()
+_ID_COUNTER = itertools.count()
+
+
+def _request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFF:010x}"
+
+
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id to every log line of this request, and echo it to the caller."""
     structlog.contextvars.clear_contextvars()
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    request_id = request.headers.get("X-Request-Id") or _request_id()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     response = await handler(request)
     response.headers["X-Request-Id"] = request_id

@@ -139,7 +139,7 @@ async def test_shadow_model_scores_live_traffic_without_deciding(
     assert 'triaged_model_predictions_total{role="shadow"} 2.0' in text
     assert 'triaged_model_info{role="shadow",version=' in text
     assert "triaged_model_shadow_disagreements_total{" not in text  # the same model agrees
-    # Its two alerts' descriptions carry different sample values ("12.5%", "9.1%"), and
-    # "12" is in the model's vocabulary: two distinct model inputs, two computations.
-    assert 'triaged_model_cache_lookups_total{result="miss"} 2.0' in text
-    assert 'triaged_model_cache_lookups_total{result="hit"} 0.0' in text
+    # Its two alerts differ in instance and sample values ("12.5%", "9.1%"), which the
+    # model does not read: one model input, computed once, remembered for the second.
+    assert 'triaged_model_cache_lookups_total{result="miss"} 1.0' in text
+    assert 'triaged_model_cache_lookups_total{result="hit"} 1.0' in text
