@@ -36,6 +36,11 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+# Stored value -> member by dictionary: calling the Enum costs ~0.5 us, on every decoded record.
+ALERT_STATUS: dict[str, AlertStatus] = {s.value: s for s in AlertStatus}
+INCIDENT_STATUS: dict[str, IncidentStatus] = {s.value: s for s in IncidentStatus}
+
+
 @dataclass(slots=True, frozen=True)
 class Alert:
     """One alert as one sender reported it once; immutable so stages cannot corrupt each other.
@@ -74,7 +79,7 @@ class Alert:
         return cls(
             fingerprint=data["fingerprint"],
             source=data["source"],
-            status=AlertStatus(data["status"]),
+            status=ALERT_STATUS[data["status"]],
             labels=data["labels"],
             annotations=data["annotations"],
             starts_at=data["starts_at"],

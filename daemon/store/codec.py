@@ -8,11 +8,11 @@ import orjson
 
 from connectors.base import AlertLine, IncidentRef, IncidentRequest
 from daemon.models import (
+    ALERT_STATUS,
+    INCIDENT_STATUS,
     AlertState,
-    AlertStatus,
     Incident,
     IncidentAlert,
-    IncidentStatus,
     Notification,
     OutboxJob,
     TimelineEvent,
@@ -61,7 +61,7 @@ def encode_alert_state(s: AlertState) -> bytes:
 def decode_alert_state(raw: bytes) -> AlertState:
     """The inverse of ``encode_alert_state``."""
     d = orjson.loads(raw)
-    d["status"] = AlertStatus(d["status"])
+    d["status"] = ALERT_STATUS[d["status"]]
     return AlertState(**d)
 
 
@@ -73,7 +73,7 @@ def encode_incident(i: Incident) -> bytes:
 def decode_incident(raw: bytes) -> Incident:
     """The inverse of ``encode_incident``."""
     d = orjson.loads(raw)
-    d["status"] = IncidentStatus(d["status"])
+    d["status"] = INCIDENT_STATUS[d["status"]]
     return Incident(**d)
 
 
@@ -94,7 +94,7 @@ def encode_member(m: IncidentAlert) -> bytes:
 def decode_member(raw: bytes) -> IncidentAlert:
     """The inverse of ``encode_member``."""
     d = orjson.loads(raw)
-    d["status"] = AlertStatus(d["status"])
+    d["status"] = ALERT_STATUS[d["status"]]
     return IncidentAlert(**d)
 
 

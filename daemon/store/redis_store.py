@@ -293,11 +293,12 @@ class RedisStore:
                 if incident_id:
                     ws.open_groups[g] = incident_id.decode()
             await self._load_incidents(pipe, ws)
+            loaded = {i: incident.status for i, incident in ws.incidents.items()}
             pending = [e for e, flag in zip(entries, done_flags, strict=True) if flag is None]
             result = await fn(ws, pending)
             jobs = await self._new_jobs(pipe, ws)
             pipe.multi()
-            self._queue_writes(pipe, ws, jobs)
+            self._queue_writes(pipe, ws, jobs, loaded)
             for entry in pending:
                 pipe.set(k.done(entry.entry_id), b"1", ex=DONE_TTL)
             if entries:
@@ -322,19 +323,23 @@ class RedisStore:
         if not ids:
             return
         await pipe.watch(*[self.keys.incident(i) for i in ids])
-        pairs = [(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id]
+        by_incident: dict[str, list[str]] = {}
+        for fp, s in ws.alerts.items():
+            if s.incident_id:
+                by_incident.setdefault(s.incident_id, []).append(fp)
         reader = self.client.pipeline(transaction=False)
         reader.mget([self.keys.incident(i) for i in ids])
-        for incident_id, fp in pairs:
-            reader.hget(self.keys.members(incident_id), fp)
+        for incident_id, fps in by_incident.items():  # one HMGET per incident, not an HGET per alert
+            reader.hmget(self.keys.members(incident_id), fps)
         replies = await reader.execute()
         for doc in replies[0]:
             if doc:
                 incident = codec.decode_incident(doc)
                 ws.incidents[incident.id] = incident
-        for (incident_id, fp), doc in zip(pairs, replies[1:], strict=True):
-            if doc:
-                ws.members[(incident_id, fp)] = codec.decode_member(doc)
+        for (incident_id, fps), docs in zip(by_incident.items(), replies[1:], strict=True):
+            for fp, doc in zip(fps, docs, strict=True):
+                if doc:
+                    ws.members[(incident_id, fp)] = codec.decode_member(doc)
 
     async def _new_jobs(self, pipe: Any, ws: WorkSet) -> list[OutboxJob]:
         """The outbox jobs not enqueued before (their markers are watched, then checked)."""
@@ -349,16 +354,51 @@ class RedisStore:
         seen = [n or None for n in await reader.execute()]
         return [j for j, s in zip(unique, seen, strict=True) if s is None]
 
-    def _queue_writes(self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob]) -> None:
-        k, ttl = self.keys, self._retention
+    def _queue_writes(
+        self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob], loaded: dict[str, IncidentStatus]
+    ) -> None:
+        """The batch's changes as few commands as it takes (Redis CPU is per command).
+
+        ``loaded``: each loaded incident's status before the batch; an incident whose
+        status did not change keeps its index entries, and an open one its persistence.
+        """
+        k = self.keys
+        self._queue_alerts(pipe, ws)
+        for incident_id in ws.dirty_incidents:
+            self._queue_incident(pipe, ws.incidents[incident_id], loaded.get(incident_id))
+        members: dict[str, dict[str, bytes]] = {}
+        for incident_id, fp in ws.dirty_members:
+            members.setdefault(incident_id, {})[fp] = codec.encode_member(ws.members[(incident_id, fp)])
+        for incident_id, fields in members.items():
+            pipe.hset(k.members(incident_id), mapping=fields)
+        self._queue_groups(pipe, ws)
+        events: dict[str, list[bytes]] = {}
+        for incident_id, event in ws.events:
+            events.setdefault(incident_id, []).append(codec.encode_event(event))
+        for incident_id, docs in events.items():
+            pipe.rpush(k.events(incident_id), *docs)
+        for incident_id in ws.dirty_incidents:
+            incident = ws.incidents[incident_id]
+            if incident.status is IncidentStatus.RESOLVED or loaded.get(incident_id) is not incident.status:
+                self._queue_expiry(pipe, incident)
+        for job in jobs:
+            self.outbox.queue_enqueue(pipe, job)
+
+    def _queue_alerts(self, pipe: Any, ws: WorkSet) -> None:
+        """Firing alerts in one MSET; resolved ones one by one, as they expire."""
+        k = self.keys
+        firing: dict[str, bytes] = {}
         for fp in ws.dirty_alerts:
             state = ws.alerts[fp]
-            resolved = state.status.value == "resolved"
-            pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=ttl if resolved else None)
-        for incident_id in ws.dirty_incidents:
-            self._queue_incident(pipe, ws.incidents[incident_id])
-        for incident_id, fp in ws.dirty_members:
-            pipe.hset(k.members(incident_id), fp, codec.encode_member(ws.members[(incident_id, fp)]))
+            if state.status.value == "resolved":
+                pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=self._retention)
+            else:
+                firing[k.alert(fp)] = codec.encode_alert_state(state)
+        if firing:
+            pipe.mset(firing)
+
+    def _queue_groups(self, pipe: Any, ws: WorkSet) -> None:
+        k = self.keys
         for g in ws.dirty_groups:
             open_id = ws.open_groups.get(g)
             if open_id is None:
@@ -368,16 +408,12 @@ class RedisStore:
                 pipe.set(k.group(g), open_id.encode(), ex=self._retention)
             else:
                 pipe.set(k.group(g), open_id.encode())
-        for incident_id, event in ws.events:
-            pipe.rpush(k.events(incident_id), codec.encode_event(event))
-        for incident_id in ws.dirty_incidents:
-            self._queue_expiry(pipe, ws.incidents[incident_id])
-        for job in jobs:
-            self.outbox.queue_enqueue(pipe, job)
 
-    def _queue_incident(self, pipe: Any, incident: Incident) -> None:
+    def _queue_incident(self, pipe: Any, incident: Incident, was: IncidentStatus | None) -> None:
         k = self.keys
         pipe.set(k.incident(incident.id), codec.encode_incident(incident))
+        if was is incident.status:
+            return  # its index entries are already right
         pipe.zadd(k.incidents(), {incident.id: incident.opened_at})
         for status in IncidentStatus:
             if status is incident.status:
@@ -415,10 +451,11 @@ class RedisStore:
                         current = await self.client.get(k.group(incident.group_key))
                         if current:
                             ws.open_groups[incident.group_key] = current.decode()
+                    loaded = {i: incident.status for i, incident in ws.incidents.items()}
                     result = fn(ws)
                     jobs = await self._new_jobs(pipe, ws)
                     pipe.multi()
-                    self._queue_writes(pipe, ws, jobs)
+                    self._queue_writes(pipe, ws, jobs, loaded)
                     try:
                         await pipe.execute()
                     except WatchError:

@@ -30,6 +30,7 @@ from daemon.errors import StoreUnavailable
 from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
+from daemon.store.state_cache import StateCache
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
@@ -121,6 +122,7 @@ class SqliteStore:
         self._iconn: sqlite3.Connection | None = None
         # Held for every write transaction, by whichever thread writes (see the module docstring).
         self._tx_lock = threading.Lock()
+        self._cache = StateCache()
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._entry_sizes: dict[int, int] = {}
@@ -319,7 +321,11 @@ class SqliteStore:
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
         ids = [int(e.entry_id) for e in entries]
         ws, live = await self._write(lambda: (self._load(fps, keys), self._still_pending(ids)), writes=False)
-        result = await fn(ws, [e for e in entries if int(e.entry_id) in live])
+        try:
+            result = await fn(ws, [e for e in entries if int(e.entry_id) in live])
+        except BaseException:
+            self._cache.clear()  # fn may have changed cached objects before it failed
+            raise
         await self._commit_entries(ws, [e.entry_id for e in entries])
         return result
 
@@ -336,7 +342,7 @@ class SqliteStore:
         conn = self._wconn
         assert conn is not None
         ws = WorkSet()
-        for chunk in _chunks(fps):
+        for chunk in _chunks(self._cache.split_alerts(ws, fps)):
             q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
             for (doc,) in conn.execute(q, chunk):
                 state = codec.decode_alert_state(doc)
@@ -351,7 +357,8 @@ class SqliteStore:
             for (doc,) in conn.execute(q, chunk):
                 incident = codec.decode_incident(doc)
                 ws.incidents[incident.id] = incident
-        wanted_pairs = {(s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id}
+        pairs = ((s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id)
+        wanted_pairs = self._cache.split_members(ws, pairs)
         member_fps = sorted({fp for _, fp in wanted_pairs})
         for chunk in _chunks(member_fps):
             q = (
@@ -368,11 +375,13 @@ class SqliteStore:
         entry_ids = [int(e) for e in done]
         try:
             await self._write(lambda: self._commit(ws, entry_ids), writes=False)  # locks itself
-        except StoreUnavailable:
+        except BaseException:
+            self._cache.clear()
             # Hand the same entries out again on the next take: nothing was written.
             if entry_ids:
                 self._last_taken = min(self._last_taken, min(entry_ids) - 1)
             raise
+        self._cache.committed(ws)
         for entry_id in entry_ids:
             self._backlog -= self._entry_sizes.pop(entry_id, 0)
 

@@ -165,3 +165,34 @@ def test_redis_url_and_password_settings(tmp_path: Any) -> None:
     with pytest.raises(ConfigError) as info:
         load({"kind": "redis", "url": "redis://:topsecret@h/0", "port": 1})
     assert "topsecret" not in str(info.value)
+
+
+async def test_a_failed_batch_leaves_nothing_behind(store: Store, settings: Settings) -> None:
+    """A batch function that changed the loaded state and then failed leaves no trace:
+    the next batch sees what was committed (the SQLite store keeps committed states in
+    memory, so this is also what keeps that memory honest)."""
+    pipeline = Pipeline(store, settings, build_metrics())
+    await store.append(_notification("firing_grouped"))
+    entries = await store.take(1000)
+    fps = [a.fingerprint for e in entries for a in e.notification.alerts]
+
+    async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        pipeline.process(ws, [e.notification for e in pending])
+
+    await store.process_batch(entries, fps, [], apply)
+
+    async def scribble_then_fail(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        for state in ws.alerts.values():
+            state.receive_count = 999
+            state.incident_id = "nowhere"
+        raise RuntimeError("a bug in a stage")
+
+    with pytest.raises(RuntimeError):
+        await store.process_batch([], fps, [], scribble_then_fail)
+
+    async def read(ws: WorkSet, pending: Sequence[IntakeEntry]) -> dict[str, tuple[int, str | None]]:
+        return {fp: (s.receive_count, s.incident_id) for fp, s in ws.alerts.items()}
+
+    seen = await store.process_batch([], fps, [], read)
+    assert sorted(seen) == sorted(fps)
+    assert all(count == 1 and incident not in (None, "nowhere") for count, incident in seen.values())

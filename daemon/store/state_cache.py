@@ -1,0 +1,90 @@
+"""The embedded store's memory of alert states and memberships it last committed.
+
+Why: every batch loads the state of each of its alerts and, for alerts in an incident,
+their membership; most alerts are repeats of recent ones, and decoding their JSON was
+a tenth of the pipeline's CPU. The SQLite store is the only writer of its file, so what
+it committed last is what a read would return: it can hand out the objects it kept.
+
+The pipeline changes these objects in place while it works on a batch. So the cache is
+emptied whenever a batch fails (its function raised, or the commit did): the objects may
+then hold changes the file never got. Bounded: two generations of ``size`` entries each,
+the older dropped when the newer fills (recently used entries move to the newer one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+from daemon.models import AlertState, IncidentAlert
+from daemon.workset import WorkSet
+
+K = TypeVar("K")
+V = TypeVar("V")
+DEFAULT_SIZE = 20_000
+
+
+class _Generations(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hot: dict[K, V] = {}
+        self.cold: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        value = self.hot.get(key)
+        if value is None:
+            value = self.cold.pop(key, None)
+            if value is not None:
+                self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if key not in self.hot and len(self.hot) >= self.size:
+            self.cold, self.hot = self.hot, {}
+        self.hot[key] = value
+
+    def clear(self) -> None:
+        self.hot.clear()
+        self.cold.clear()
+
+
+class StateCache:
+    """Alert states by fingerprint, memberships by (incident id, fingerprint)."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.alerts: _Generations[str, AlertState] = _Generations(size)
+        self.members: _Generations[tuple[str, str], IncidentAlert] = _Generations(size)
+
+    def split_alerts(self, ws: WorkSet, fps: Iterable[str]) -> list[str]:
+        """Put the known states into ``ws``; return the fingerprints to read from the file."""
+        missing = []
+        for fp in fps:
+            state = self.alerts.get(fp)
+            if state is None:
+                missing.append(fp)
+            else:
+                ws.alerts[fp] = state
+        return missing
+
+    def split_members(self, ws: WorkSet, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Put the known memberships into ``ws``; return the pairs to read from the file."""
+        missing = set()
+        for pair in pairs:
+            member = self.members.get(pair)
+            if member is None:
+                missing.add(pair)
+            else:
+                ws.members[pair] = member
+        return missing
+
+    def committed(self, ws: WorkSet) -> None:
+        """``ws`` is now what the file holds: remember its states and memberships."""
+        for fp, state in ws.alerts.items():
+            self.alerts.put(fp, state)
+        for pair, member in ws.members.items():
+            self.members.put(pair, member)
+
+    def clear(self) -> None:
+        """A batch failed: its objects may differ from the file."""
+        self.alerts.clear()
+        self.members.clear()
