@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import os
 from collections.abc import AsyncIterator
@@ -29,6 +30,8 @@ from daemon.settings import Settings
 from daemon.store import Store, build_store
 
 log = structlog.get_logger(__name__)
+# Generation thresholds of the cyclic collector (CPython's default: 700, 10, 10); see _gc_ctx.
+GC_THRESHOLDS = (2_000, 10, 100)
 # Slack over the body limit so that aiohttp's own check never fires first: ours answers in JSON.
 _BODY_SLACK = 1024
 
@@ -76,6 +79,7 @@ def create_app(
     app.cleanup_ctx.append(delivery_ctx)
     app.cleanup_ctx.append(model_watch_ctx)
     app.cleanup_ctx.append(kpi_metrics_ctx)  # after the store: it reads incidents
+    app.cleanup_ctx.append(_gc_ctx)  # last: everything loaded at start is in place
     app.on_shutdown.append(_mark_stopping)
     _routes(app)
     return app
@@ -140,6 +144,22 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     except Exception:
         log.exception("pipeline_crashed")
     log.info("pipeline_stopped", backlog=app[STORE].backlog())
+
+
+async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Move what start-up loaded (the model's vocabularies, modules, settings) out of the
+    garbage collector's sight, and collect young objects less often.
+
+    Why: a full collection walks every tracked object; with the model loaded that took
+    40-160 ms on the event loop, every few seconds under load, and it was the whole
+    p99 of webhook latency at a steady rate. Reference counting still frees everything
+    at once; only reference cycles wait for the collector.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    yield
+    gc.unfreeze()
 
 
 async def _mark_stopping(app: web.Application) -> None:

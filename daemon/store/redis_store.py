@@ -71,6 +71,7 @@ class RedisStore:
         self._own_pending = True  # re-read our own pending entries before new ones
         self._last_claim = 0.0
         self._retention = int(settings.retention)
+        self._alerts_per_entry = 1.0  # moving average, sizes take()'s reads
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -197,7 +198,9 @@ class RedisStore:
 
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """Our own unfinished entries first, then stale ones of dead replicas, then new ones."""
-        count = max(1, min(ENTRIES_PER_TAKE, max_alerts))
+        # Entries to ask for: enough for max_alerts at the recent alerts-per-entry, so a
+        # 50-alert sender's batch does not read (and send over the wire) ten batches' worth.
+        count = max(1, min(ENTRIES_PER_TAKE, round(max_alerts / self._alerts_per_entry)))
         try:
             await self._ensure_group()
             rows: list[Any] = []
@@ -214,16 +217,22 @@ class RedisStore:
             # re-read our own pending entries first next time, or they would wait for a reclaim.
             self._own_pending = True
             raise StoreUnavailable(f"redis: {err}") from err
-        entries = []
+        entries: list[IntakeEntry] = []
+        total, sizes = 0, list[int]()
         for entry_id, fields in rows:
             if not fields:  # deleted under us (trimmed): nothing to process
                 continue
+            size = int(fields.get(b"n", 1))
+            sizes.append(size)
+            if entries and total + size > max_alerts:
+                self._own_pending = True  # delivered to us but not taken: next time
+                break
             eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
             entries.append(IntakeEntry(eid, codec.decode_notification(fields[b"b"])))
-        kept = _limit(entries, max_alerts)
-        if len(kept) < len(entries):
-            self._own_pending = True  # the rest were delivered to us: take them next
-        return kept
+            total += size
+        if sizes:
+            self._alerts_per_entry = 0.5 * self._alerts_per_entry + 0.5 * (sum(sizes) / len(sizes))
+        return entries
 
     async def _read_group(self, start: str, count: int) -> list[Any]:
         reply = await self.client.xreadgroup(
@@ -612,14 +621,3 @@ class RedisStore:
                 for key in [k.incidents(), *[k.incidents(s.value) for s in IncidentStatus]]:
                     pipe.zrem(key, *gone)
                 await pipe.execute()
-
-
-def _limit(entries: list[IntakeEntry], max_alerts: int) -> list[IntakeEntry]:
-    """Entries read beyond ``max_alerts`` stay ours (pending) and come back on the next take."""
-    total, kept = 0, list[IntakeEntry]()
-    for entry in entries:
-        if kept and total + entry.size > max_alerts:
-            break
-        kept.append(entry)
-        total += entry.size
-    return kept

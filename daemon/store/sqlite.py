@@ -14,6 +14,7 @@ reads use a third connection on its own thread: WAL lets them run during a commi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +98,7 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (incident_id, connector)
 );
 """
+CHECKPOINT_SECONDS = 1.0
 # SQLite's default limit on bound parameters is 32766 since 3.32; stay far below.
 _CHUNK = 900
 
@@ -120,6 +122,9 @@ class SqliteStore:
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._iconn: sqlite3.Connection | None = None
+        self._cconn: sqlite3.Connection | None = None
+        self._checkpointer = ThreadPoolExecutor(1)  # replaced in open()
+        self._checkpoints: asyncio.Task[None] | None = None
         # Held for every write transaction, by whichever thread writes (see the module docstring).
         self._tx_lock = threading.Lock()
         self._cache = StateCache()
@@ -142,6 +147,9 @@ class SqliteStore:
         self._wconn = await self._write(self._connect)
         self._rconn = await self._read(self._connect)
         self._iconn = await self._run(self._intake, self._connect)
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._cconn = await self._run(self._checkpointer, self._connect)
+        self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint")
         sizes = await self._write(self._pending_sizes)
         self._entry_sizes = dict(sizes)
         self._backlog = sum(self._entry_sizes.values())
@@ -156,6 +164,7 @@ class SqliteStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring: _checkpoint_loop
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
@@ -164,6 +173,18 @@ class SqliteStore:
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await self._run(self._checkpointer, self._checkpoint)
+            except StoreUnavailable as err:  # disk full, read-only: the commits say so too
+                log.warning("sqlite_checkpoint_failed", error=str(err))
+
+    def _checkpoint(self) -> None:
+        assert self._cconn is not None
+        self._cconn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _pending_sizes(self) -> list[tuple[int, int]]:
         assert self._wconn is not None
@@ -174,6 +195,15 @@ class SqliteStore:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         self._closed = True
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+        if self._cconn is not None:
+            await self._run(self._checkpointer, self._checkpoint)  # leave a short log behind
+            await self._run(self._checkpointer, self._cconn.close)
+            self._cconn = None
+        self._checkpointer.shutdown(wait=True)
         pools = ((self._wconn, self._writer), (self._rconn, self._reader), (self._iconn, self._intake))
         for conn, pool in pools:
             if conn is not None:
