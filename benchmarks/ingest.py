@@ -80,7 +80,11 @@ class Profile:
 # Batch 50 stays at 150000 alerts per run, under triaged's default intake.max_backlog
 # (200000), so a lagging pipeline cannot turn the run into a test of load shedding.
 DEFAULT_PROFILE = Profile(
-    requests={1: 40000, 50: 3000, 500: 300}, warmup=200, max_load_seconds=20.0, max_drain_seconds=60.0
+    requests={1: 40000, 50: 3000, 500: 300},
+    warmup=200,
+    max_load_seconds=20.0,
+    max_drain_seconds=60.0,
+    paced_seconds=20.0,
 )
 QUICK_PROFILE = Profile(
     requests={1: 3000, 50: 300, 500: 30},

@@ -57,10 +57,11 @@ ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 # A batch's work runs on the event loop in slices of about this long; between slices the
 # loop answers webhooks and API calls, so a big batch never holds them for its whole length.
 SLICE_SECONDS = 0.004
-# New alerts per model call, at most. A call has a fixed cost of ~5 ms (scikit-learn's
-# checks in seven column transformers), against ~60 us per new row: fewer, larger calls.
-# The model's cache answers most rows without a call, so one call is rarely long.
-SCORE_CHUNK = 1024
+# New alerts per model call, at most. A call that computes has a fixed cost of ~5 ms
+# (scikit-learn's checks in seven column transformers), against ~60 us per new row; its
+# cache answers most rows for ~15 us each without one. 256 rows keep a call within
+# about one slice when it hits, and amortise the fixed cost when it does not.
+SCORE_CHUNK = 256
 
 
 class Pipeline:
