@@ -63,8 +63,10 @@ TOP_FEATURES = 5
 # Predictions remembered by exact model input (see ``UrgencyModel._key``), per generation:
 # new instances of a known rule (another host, another pod) are the bulk of new alerts.
 PREDICTION_CACHE = 4096
-# Raw column strings whose in-vocabulary analysis is remembered, per generation.
-ANALYSIS_CACHE = 16384
+# Raw column strings whose in-vocabulary analysis is remembered, per generation and column.
+# The name, lexicon and expression columns repeat per rule and always hit; the text column
+# (it carries the instance's labels) rarely does, so this stays small (~10 MiB at most).
+ANALYSIS_CACHE = 4096
 # "balanced" (inverse frequency over 1,964 deduplicated rules: 779 critical, 1,131 warning,
 # 54 info) with critical weighted 1.5x more (a missed critical costs more than a false one)
 # and info 2x more (otherwise almost never predicted on an unseen catalogue).
