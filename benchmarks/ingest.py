@@ -404,6 +404,27 @@ class PhaseResult:
     capped: bool = False
 
 
+async def _post_once(
+    session: aiohttp.ClientSession, url: str, body: bytes, result: PhaseResult, since: float
+) -> None:
+    """Post one body and record its answer; latency counts from ``since`` (``time.monotonic``)."""
+    try:
+        async with session.post(url, data=body, headers=HEADERS) as resp:
+            raw = await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError) as err:
+        status, raw = 0, f"{type(err).__name__}: {err}".encode()
+    result.latencies_ms.append((time.monotonic() - since) * 1000.0)
+    result.requests += 1
+    if status == 202:
+        result.accepted_alerts += orjson.loads(raw)["accepted"]
+    else:
+        kind = str(status or "connection")
+        result.errors[kind] = result.errors.get(kind, 0) + 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(f"{status}: {raw[:300].decode(errors='replace')}")
+
+
 async def _post_all(
     session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, max_seconds: float
 ) -> PhaseResult:
@@ -420,22 +441,7 @@ async def _post_all(
             if time.monotonic() > deadline:
                 result.capped = True
                 return
-            t0 = time.perf_counter()
-            try:
-                async with session.post(url, data=bodies[i], headers=HEADERS) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError) as err:
-                status, raw = 0, f"{type(err).__name__}: {err}".encode()
-            result.latencies_ms.append((time.perf_counter() - t0) * 1000.0)
-            result.requests += 1
-            if status == 202:
-                result.accepted_alerts += orjson.loads(raw)["accepted"]
-            else:
-                kind = str(status or "connection")
-                result.errors[kind] = result.errors.get(kind, 0) + 1
-                if len(result.error_samples) < 5:
-                    result.error_samples.append(f"{status}: {raw[:300].decode(errors='replace')}")
+            await _post_once(session, url, bodies[i], result, time.monotonic())
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.last_done = time.monotonic()
@@ -460,21 +466,7 @@ async def _post_paced(
     async def one(i: int) -> None:
         due = start + i / per_second
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        try:
-            async with session.post(url, data=bodies[i], headers=HEADERS) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as err:
-            status, raw = 0, f"{type(err).__name__}: {err}".encode()
-        result.latencies_ms.append((time.monotonic() - due) * 1000.0)
-        result.requests += 1
-        if status == 202:
-            result.accepted_alerts += orjson.loads(raw)["accepted"]
-        else:
-            kind = str(status or "connection")
-            result.errors[kind] = result.errors.get(kind, 0) + 1
-            if len(result.error_samples) < 5:
-                result.error_samples.append(f"{status}: {raw[:300].decode(errors='replace')}")
+        await _post_once(session, url, bodies[i], result, due)
 
     await asyncio.gather(*(one(i) for i in range(count)))
     result.last_done = time.monotonic()

@@ -57,25 +57,11 @@ class StateCache:
 
     def split_alerts(self, ws: WorkSet, fps: Iterable[str]) -> list[str]:
         """Put the known states into ``ws``; return the fingerprints to read from the file."""
-        missing = []
-        for fp in fps:
-            state = self.alerts.get(fp)
-            if state is None:
-                missing.append(fp)
-            else:
-                ws.alerts[fp] = state
-        return missing
+        return _split(self.alerts, ws.alerts, fps)
 
     def split_members(self, ws: WorkSet, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Put the known memberships into ``ws``; return the pairs to read from the file."""
-        missing = set()
-        for pair in pairs:
-            member = self.members.get(pair)
-            if member is None:
-                missing.add(pair)
-            else:
-                ws.members[pair] = member
-        return missing
+        return set(_split(self.members, ws.members, pairs))
 
     def committed(self, ws: WorkSet) -> None:
         """``ws`` is now what the file holds: remember its states and memberships."""
@@ -88,3 +74,15 @@ class StateCache:
         """A batch failed: its objects may differ from the file."""
         self.alerts.clear()
         self.members.clear()
+
+
+def _split(known: _Generations[K, V], into: dict[K, V], keys: Iterable[K]) -> list[K]:
+    """Copy the known entries of ``keys`` into ``into``; return the unknown keys, in order."""
+    missing = []
+    for key in keys:
+        value = known.get(key)
+        if value is None:
+            missing.append(key)
+        else:
+            into[key] = value
+    return missing
