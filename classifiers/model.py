@@ -57,6 +57,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from classifiers.features import COLUMNS, EXPR_COLUMNS, HISTORY_KEYS, NONE, to_features
+from classifiers.generations import Generations
 
 CLASSES = ("critical", "warning", "info")
 TOP_FEATURES = 5
@@ -167,8 +168,7 @@ class UrgencyModel:
         self._coef = coef
         self._names = feature_names(pipeline)
         self._plan = _key_plan(pipeline.named_steps["cols"])
-        self._hot: dict[tuple[Any, ...], Prediction] = {}
-        self._cold: dict[tuple[Any, ...], Prediction] = {}
+        self._known: Generations[tuple[Any, ...], Prediction] = Generations(PREDICTION_CACHE)
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -193,11 +193,7 @@ class UrgencyModel:
         for key, row in zip(keys, rows, strict=True):
             if key in found or key in todo:
                 continue
-            known = self._hot.get(key)
-            if known is None:
-                known = self._cold.get(key)
-                if known is not None:
-                    self._remember(key, known)
+            known = self._known.get(key)
             if known is None:
                 todo[key] = row
             else:
@@ -207,7 +203,7 @@ class UrgencyModel:
         if todo:
             for key, prediction in zip(todo, self._predict_rows(list(todo.values())), strict=True):
                 found[key] = prediction
-                self._remember(key, prediction)
+                self._known.put(key, prediction)
         return [found[key] for key in keys]
 
     def _predict_rows(self, rows: Sequence[Mapping[str, float | str]]) -> list[Prediction]:
@@ -242,13 +238,7 @@ class UrgencyModel:
 
     def clear_cache(self) -> None:
         """Forget every remembered prediction (tests compare cached with fresh answers)."""
-        self._hot.clear()
-        self._cold.clear()
-
-    def _remember(self, key: tuple[Any, ...], prediction: Prediction) -> None:
-        if len(self._hot) >= PREDICTION_CACHE:
-            self._cold, self._hot = self._hot, {}
-        self._hot[key] = prediction
+        self._known.clear()
 
     def _top_features(self, x: sparse.csr_matrix, row: int, k: int) -> tuple[tuple[str, float], ...]:
         """Features with the largest coefficient x value toward class ``k``, positive ones only."""
@@ -272,24 +262,19 @@ class _ColumnKey:
         analyzer = getattr(transformer, "build_analyzer", None)
         self._vocabulary: Mapping[str, int] | None = vocabulary if analyzer is not None else None
         self._analyze = analyzer() if analyzer is not None and vocabulary is not None else None
-        self._hot: dict[str, tuple[str, ...]] = {}
-        self._cold: dict[str, tuple[str, ...]] = {}
+        self._known: Generations[str, tuple[str, ...]] = Generations(ANALYSIS_CACHE)
 
     def part(self, row: Mapping[str, float | str]) -> Any:
         value = row[self.column]
         if self._analyze is None:
             return value
         text = str(value)
-        known = self._hot.get(text)
+        known = self._known.get(text)
         if known is None:
-            known = self._cold.get(text)
-            if known is None:
-                vocabulary = self._vocabulary
-                assert vocabulary is not None
-                known = tuple(sorted(g for g in self._analyze(text) if g in vocabulary))
-            if len(self._hot) >= ANALYSIS_CACHE:
-                self._cold, self._hot = self._hot, {}
-            self._hot[text] = known
+            vocabulary = self._vocabulary
+            assert vocabulary is not None
+            known = tuple(sorted(g for g in self._analyze(text) if g in vocabulary))
+            self._known.put(text, known)
         return known
 
 

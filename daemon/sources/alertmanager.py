@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from classifiers.generations import Generations
 from daemon.errors import PayloadError
 from daemon.fingerprint import label_fingerprint
 from daemon.models import Alert, AlertStatus, Notification
@@ -22,10 +23,9 @@ _OPTIONAL_TEXT = ("startsAt", "endsAt", "generatorURL")
 # Fingerprints by the labels' compact JSON. Alertmanager re-sends whole groups, so most
 # alerts of a webhook were seen moments ago; FNV-1a in Python is the edge's largest cost
 # per new alert (~10 us), a lookup is ~0.2 us. Two generations bound the memory
-# (at most 2 x _FP_GENERATION keys of ~400 bytes: ~13 MiB) without an LRU's bookkeeping.
+# (at most 2 x _FP_GENERATION keys of ~400 bytes: ~13 MiB; classifiers/generations.py).
 _FP_GENERATION = 16384
-_fp_young: dict[bytes, str] = {}
-_fp_old: dict[bytes, str] = {}
+_fingerprints: Generations[bytes, str] = Generations(_FP_GENERATION)
 
 
 class _WireAlert(BaseModel):
@@ -161,19 +161,14 @@ def _all_text(values: dict[Any, Any]) -> bool:
 
 def _fingerprint(labels: dict[str, str]) -> str:
     """``label_fingerprint``, remembered for the labels seen recently (see ``_FP_GENERATION``)."""
-    global _fp_young, _fp_old
     try:
         key = orjson.dumps(labels)
     except orjson.JSONEncodeError:  # e.g. a lone surrogate: label_fingerprint refuses it by name
         return label_fingerprint(labels)
-    found = _fp_young.get(key)
+    found = _fingerprints.get(key)
     if found is None:
-        found = _fp_old.get(key)
-        if found is None:
-            found = label_fingerprint(labels)
-        if len(_fp_young) >= _FP_GENERATION:
-            _fp_old, _fp_young = _fp_young, {}
-        _fp_young[key] = found
+        found = label_fingerprint(labels)
+        _fingerprints.put(key, found)
     return found
 
 

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -120,7 +121,6 @@ class SqliteStore:
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._iconn: sqlite3.Connection | None = None
-
         # Held for every write transaction, by whichever thread writes (see the module docstring).
         self._tx_lock = threading.Lock()
         self._cache = StateCache()
@@ -143,7 +143,6 @@ class SqliteStore:
         self._wconn = await self._write(self._connect)
         self._rconn = await self._read(self._connect)
         self._iconn = await self._run(self._intake, self._connect)
-
         sizes = await self._write(self._pending_sizes)
         self._entry_sizes = dict(sizes)
         self._backlog = sum(self._entry_sizes.values())
@@ -176,7 +175,6 @@ class SqliteStore:
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         self._closed = True
-
         pools = ((self._wconn, self._writer), (self._rconn, self._reader), (self._iconn, self._intake))
         for conn, pool in pools:
             if conn is not None:
@@ -235,7 +233,8 @@ class SqliteStore:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                ids = await self._run(self._intake, lambda b=batch: self._insert_intake(b))  # type: ignore[misc]
+                insert = partial(self._insert_intake, batch)
+                ids = await self._run(self._intake, partial(self._locked, insert))
             except StoreUnavailable as err:
                 for _, _, fut in batch:
                     if not fut.done():
@@ -249,10 +248,6 @@ class SqliteStore:
             self._wakeup.set()
 
     def _insert_intake(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
-        with self._tx_lock:
-            return self._insert_intake_locked(batch)
-
-    def _insert_intake_locked(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
         conn = self._iconn
         assert conn is not None
         ids = []

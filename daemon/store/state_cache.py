@@ -14,8 +14,9 @@ the older dropped when the newer fills (recently used entries move to the newer 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
+from classifiers.generations import Generations
 from daemon.models import AlertState, IncidentAlert
 from daemon.workset import WorkSet
 
@@ -24,36 +25,12 @@ V = TypeVar("V")
 DEFAULT_SIZE = 20_000
 
 
-class _Generations(Generic[K, V]):
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.hot: dict[K, V] = {}
-        self.cold: dict[K, V] = {}
-
-    def get(self, key: K) -> V | None:
-        value = self.hot.get(key)
-        if value is None:
-            value = self.cold.pop(key, None)
-            if value is not None:
-                self.put(key, value)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        if key not in self.hot and len(self.hot) >= self.size:
-            self.cold, self.hot = self.hot, {}
-        self.hot[key] = value
-
-    def clear(self) -> None:
-        self.hot.clear()
-        self.cold.clear()
-
-
 class StateCache:
     """Alert states by fingerprint, memberships by (incident id, fingerprint)."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self.alerts: _Generations[str, AlertState] = _Generations(size)
-        self.members: _Generations[tuple[str, str], IncidentAlert] = _Generations(size)
+        self.alerts: Generations[str, AlertState] = Generations(size)
+        self.members: Generations[tuple[str, str], IncidentAlert] = Generations(size)
 
     def split_alerts(self, ws: WorkSet, fps: Iterable[str]) -> list[str]:
         """Put the known states into ``ws``; return the fingerprints to read from the file."""
@@ -76,7 +53,7 @@ class StateCache:
         self.members.clear()
 
 
-def _split(known: _Generations[K, V], into: dict[K, V], keys: Iterable[K]) -> list[K]:
+def _split(known: Generations[K, V], into: dict[K, V], keys: Iterable[K]) -> list[K]:
     """Copy the known entries of ``keys`` into ``into``; return the unknown keys, in order."""
     missing = []
     for key in keys:
