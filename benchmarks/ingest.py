@@ -801,26 +801,38 @@ def run_or_failure(server: Server, bodies: Path, cfg: RunConfig, is_daemon: bool
         }
 
 
-def summarize(server: Server, res: dict[str, Any], server_cpu: float, warm: dict[str, Any]) -> dict[str, Any]:
-    """Client-side figures of the measured phase."""
+def phase_figures(res: dict[str, Any]) -> dict[str, Any]:
+    """What every load phase reports: requests, errors and latency percentiles."""
     lat = sorted(res["latencies_ms"])
-    wall = max(res["last_done"] - res["first_send"], 1e-9)
     return {
-        "target": server.name,
         "requests": res["requests"],
-        "capped_at_max_seconds": res["capped"],
         "errors": sum(res["errors"].values()),
         "errors_by_status": dict(res["errors"]),
+        "p50_ms": round(percentile(lat, 50), 3),
+        "p99_ms": round(percentile(lat, 99), 3),
+        "p999_ms": round(percentile(lat, 99.9), 3),
+        "max_ms": round(lat[-1], 3) if lat else float("nan"),
+    }
+
+
+def phase_seconds(res: dict[str, Any]) -> float:
+    """Wall time from a phase's first send to its last answer."""
+    return float(max(res["last_done"] - res["first_send"], 1e-9))
+
+
+def summarize(server: Server, res: dict[str, Any], server_cpu: float, warm: dict[str, Any]) -> dict[str, Any]:
+    """Client-side figures of the measured phase."""
+    wall = phase_seconds(res)
+    return {
+        "target": server.name,
+        **phase_figures(res),
+        "capped_at_max_seconds": res["capped"],
         "error_samples": res["error_samples"],
         "warmup_errors": sum(warm["errors"].values()),
         "accepted_alerts": res["accepted_alerts"],
         "seconds": round(wall, 3),
         "alerts_per_s": round(res["accepted_alerts"] / wall, 1),
         "requests_per_s": round(res["requests"] / wall, 1),
-        "p50_ms": round(percentile(lat, 50), 3),
-        "p99_ms": round(percentile(lat, 99), 3),
-        "p999_ms": round(percentile(lat, 99.9), 3),
-        "max_ms": round(lat[-1], 3) if lat else float("nan"),
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "loadgen_cpu_pct": round(100 * res["cpu_seconds"] / wall, 1),
     }
@@ -899,21 +911,13 @@ def paced_figures(
     base = parse_metrics(http_get(server.base + "/metrics")[1].decode())
     parent.send(("paced", per_second, cfg.profile.paced_seconds))
     res = _recv(parent, loader, cfg.profile.paced_seconds + 90.0, "paced result")
-    lat = sorted(res["latencies_ms"])
-    wall = max(res["last_done"] - res["first_send"], 1e-9)
     expected = int(metric_sum(base, "triaged_alerts_processed_total")) + res["accepted_alerts"]
     drain = wait_drained(server, expected, cfg.poll_seconds, cfg.profile.max_drain_seconds)
     return {
         "paced": {
             "offered_alerts_per_s": round(per_second * cfg.batch, 1),
-            "requests": res["requests"],
-            "errors": sum(res["errors"].values()),
-            "errors_by_status": dict(res["errors"]),
-            "accepted_alerts_per_s": round(res["accepted_alerts"] / wall, 1),
-            "p50_ms": round(percentile(lat, 50), 3),
-            "p99_ms": round(percentile(lat, 99), 3),
-            "p999_ms": round(percentile(lat, 99.9), 3),
-            "max_ms": round(lat[-1], 3) if lat else float("nan"),
+            **phase_figures(res),
+            "accepted_alerts_per_s": round(res["accepted_alerts"] / phase_seconds(res), 1),
             "bodies_ran_out": res["capped"],
             "drained_s_after": round(drain.at - res["last_done"], 3) if drain.at is not None else None,
         }
