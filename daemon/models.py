@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from daemon.timeparse import iso
 
@@ -149,6 +149,33 @@ class AlertState:
     flips: list[float] = field(default_factory=list)
     # Why it opened no incident (silence, maintenance window, inhibition), if it didn't.
     suppressed: str | None = None
+
+
+class AlertCounters(NamedTuple):
+    """What a repeat changes: an alert's counters and those of its membership in its incident.
+
+    Kept apart by the embedded store, so that a repeat rewrites a short row instead of
+    the alert's and the membership's whole documents.
+    """
+
+    fingerprint: str
+    last_seen: float
+    receive_count: int
+    incident_id: str | None  # None: no membership counters
+    member_count: int | None
+    member_last_seen: float | None
+
+    def apply_to_alert(self, state: AlertState) -> None:
+        """These counters are the latest: they replace the document's."""
+        state.last_seen = self.last_seen
+        state.receive_count = self.receive_count
+
+    def apply_to_member(self, incident_id: str, member: IncidentAlert) -> None:
+        """Replace the membership's counters when these are of that membership."""
+        if self.incident_id == incident_id and self.member_count is not None:
+            member.count = self.member_count
+            if self.member_last_seen is not None:
+                member.last_seen = self.member_last_seen
 
 
 @dataclass(slots=True)

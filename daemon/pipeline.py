@@ -300,8 +300,12 @@ class Pipeline:
         if transition is Transition.STALE:
             log.debug("alert", fingerprint=alert.fingerprint, outcome=transition.value)
             return None
+        counters_only = transition is Transition.REPEAT and _repeats(prev, alert)
         state = next_state(prev, alert, transition)
-        ws.put_alert(state)
+        if counters_only:
+            ws.see_alert(state)
+        else:
+            ws.put_alert(state)
         grouping = groupings.get(alert.fingerprint)
         if grouping is None:
             grouping = groupings[alert.fingerprint] = self.grouping_of(alert)
@@ -519,6 +523,21 @@ class Pipeline:
             incident = await self.store.update_incident(incident_id, apply)
         log.info("incident_feedback", incident=incident_id, actor=actor, **fb)
         return incident
+
+
+def _repeats(prev: AlertState | None, alert: Alert) -> bool:
+    """Whether a repeat changes only the counters of ``prev`` (and of its membership).
+
+    A suppressed alert is re-examined on every repeat (its silence may have ended), and
+    a sender whose fingerprints are its own keys may change the labels under one.
+    """
+    return (
+        prev is not None
+        and prev.suppressed is None
+        and prev.ends_at == alert.ends_at
+        and (not alert.generator_url or alert.generator_url == prev.generator_url)
+        and prev.labels == alert.labels
+    )
 
 
 def _require(ws: WorkSet, incident_id: str) -> Incident:

@@ -208,7 +208,10 @@ class Correlator:
                 else:
                     reason = {"reason": f"all {incident.alert_count} alerts resolved"}
                     resolve(ws, incident, alert.ends_at or now, now, ACTOR, reason)
-        ws.put_member(incident.id, member)
+        if transition is Transition.REPEAT:
+            ws.count_member(incident.id, member)
+        else:
+            ws.put_member(incident.id, member)
         ws.touch_incident(incident)
         return incident
 

@@ -376,7 +376,7 @@ class RedisStore:
         for incident_id in ws.dirty_incidents:
             self._queue_incident(pipe, ws.incidents[incident_id], loaded.get(incident_id))
         members: dict[str, dict[str, bytes]] = {}
-        for incident_id, fp in ws.dirty_members:
+        for incident_id, fp in ws.changed_members():
             members.setdefault(incident_id, {})[fp] = codec.encode_member(ws.members[(incident_id, fp)])
         for incident_id, fields in members.items():
             pipe.hset(k.members(incident_id), mapping=fields)
@@ -397,7 +397,7 @@ class RedisStore:
         """Firing alerts in one MSET; resolved ones one by one, as they expire."""
         k = self.keys
         firing: dict[str, bytes] = {}
-        for fp in ws.dirty_alerts:
+        for fp in ws.changed_alerts():
             state = ws.alerts[fp]
             if state.status.value == "resolved":
                 pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=self._retention)

@@ -28,7 +28,7 @@ import structlog
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
+from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
 from daemon.store.state_cache import StateCache
@@ -37,7 +37,8 @@ from daemon.workset import WorkSet
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: alert_counters (1 reads as 2: the table starts empty and the documents hold the counters).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,6 +49,16 @@ CREATE TABLE IF NOT EXISTS alerts (
     fingerprint TEXT PRIMARY KEY,
     doc BLOB NOT NULL
 );
+-- The latest counters of every alert written since schema 2, and of its membership in
+-- its incident; they replace those of the documents. A repeat rewrites only this row.
+CREATE TABLE IF NOT EXISTS alert_counters (
+    fingerprint TEXT PRIMARY KEY,
+    last_seen REAL NOT NULL,
+    receive_count INTEGER NOT NULL,
+    incident_id TEXT,
+    member_count INTEGER,
+    member_last_seen REAL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY,
     group_key TEXT NOT NULL,
@@ -105,6 +116,19 @@ _CHUNK = 900
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
+
+
+def _counters(conn: sqlite3.Connection, fps: Sequence[str]) -> dict[str, AlertCounters]:
+    """The stored counters of these alerts (an alert last written before schema 2 has none)."""
+    found: dict[str, AlertCounters] = {}
+    for chunk in _chunks(fps):
+        q = (
+            "SELECT fingerprint, last_seen, receive_count, incident_id, member_count, member_last_seen"
+            f" FROM alert_counters WHERE fingerprint IN ({_marks(len(chunk))})"
+        )
+        for row in conn.execute(q, chunk):
+            found[row[0]] = AlertCounters(*row)
+    return found
 
 
 def _marks(n: int) -> str:
@@ -346,10 +370,14 @@ class SqliteStore:
         conn = self._wconn
         assert conn is not None
         ws = WorkSet()
-        for chunk in _chunks(self._cache.split_alerts(ws, fps)):
+        missing = self._cache.split_alerts(ws, fps)
+        counters = _counters(conn, missing)
+        for chunk in _chunks(missing):
             q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
             for (doc,) in conn.execute(q, chunk):
                 state = codec.decode_alert_state(doc)
+                if (c := counters.get(state.fingerprint)) is not None:
+                    c.apply_to_alert(state)
                 ws.alerts[state.fingerprint] = state
         for chunk in _chunks(keys):
             q = f"SELECT group_key, incident_id FROM open_groups WHERE group_key IN ({_marks(len(chunk))})"
@@ -364,6 +392,7 @@ class SqliteStore:
         pairs = ((s.incident_id, fp) for fp, s in ws.alerts.items() if s.incident_id)
         wanted_pairs = self._cache.split_members(ws, pairs)
         member_fps = sorted({fp for _, fp in wanted_pairs})
+        counters.update(_counters(conn, [fp for fp in member_fps if fp not in counters]))
         for chunk in _chunks(member_fps):
             q = (
                 "SELECT incident_id, fingerprint, doc FROM incident_alerts "
@@ -371,7 +400,10 @@ class SqliteStore:
             )
             for incident_id, fp, doc in conn.execute(q, chunk):
                 if (incident_id, fp) in wanted_pairs:
-                    ws.members[(incident_id, fp)] = codec.decode_member(doc)
+                    member = codec.decode_member(doc)
+                    if (c := counters.get(fp)) is not None:
+                        c.apply_to_member(incident_id, member)
+                    ws.members[(incident_id, fp)] = member
         return ws
 
     async def _commit_entries(self, ws: WorkSet, done: Sequence[str]) -> None:
@@ -465,10 +497,16 @@ class SqliteStore:
             members.sort(key=lambda m: (m.first_seen, m.fingerprint))
             states = {}
             fps = [m.fingerprint for m in members]
+            counters = _counters(conn, fps)
+            for m in members:
+                if (c := counters.get(m.fingerprint)) is not None:
+                    c.apply_to_member(incident_id, m)
             for chunk in _chunks(fps):
                 q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
                 for (doc,) in conn.execute(q, chunk):
                     s = codec.decode_alert_state(doc)
+                    if (c := counters.get(s.fingerprint)) is not None:
+                        c.apply_to_alert(s)
                     states[s.fingerprint] = s
             events = [
                 codec.decode_event(doc)
@@ -594,6 +632,7 @@ class _Rows:
         self.alerts: list[tuple[str, bytes]] = []
         self.incidents: list[tuple[str, str, str, float, bytes]] = []
         self.members: list[tuple[str, str, bytes]] = []
+        self.counters: list[AlertCounters] = []
         self.groups: list[tuple[str, str | None]] = []
         self.events: list[tuple[str, bytes]] = []
         self.outbox: list[tuple[str, str, str, bytes]] = []
@@ -606,7 +645,8 @@ class _Rows:
             (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
             for i in (ws.incidents[x] for x in ws.dirty_incidents)
         ]
-        rows.members = [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.dirty_members]
+        rows.members = [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.whole_members()]
+        rows.counters = ws.counters()
         rows.groups = [(key, ws.open_groups.get(key)) for key in ws.dirty_groups]
         rows.events = [(i, codec.encode_event(e)) for i, e in ws.events]
         rows.outbox = [
@@ -620,6 +660,14 @@ class _Rows:
             "INSERT INTO alerts (fingerprint, doc) VALUES (?, ?)"
             " ON CONFLICT (fingerprint) DO UPDATE SET doc = excluded.doc",
             self.alerts,
+        )
+        conn.executemany(
+            "INSERT INTO alert_counters (fingerprint, last_seen, receive_count, incident_id,"
+            " member_count, member_last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (fingerprint) DO UPDATE SET last_seen = excluded.last_seen,"
+            " receive_count = excluded.receive_count, incident_id = excluded.incident_id,"
+            " member_count = excluded.member_count, member_last_seen = excluded.member_last_seen",
+            self.counters,
         )
         conn.executemany(
             "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",

@@ -16,6 +16,7 @@ from daemon.settings import Settings
 from daemon.sources.alertmanager import parse
 from daemon.store import Store, build_store
 from daemon.store.base import IntakeEntry
+from daemon.timeparse import iso
 from daemon.workset import WorkSet
 
 
@@ -196,3 +197,56 @@ async def test_a_failed_batch_leaves_nothing_behind(store: Store, settings: Sett
     seen = await store.process_batch([], fps, [], read)
     assert sorted(seen) == sorted(fps)
     assert all(count == 1 and incident not in (None, "nowhere") for count, incident in seen.values())
+
+
+async def _drain(settings: Settings, store: Store) -> None:
+    pipeline = Pipeline(store, settings, build_metrics())
+    assert await pipeline.drain(10) == 0
+
+
+async def _counters(store: Store, incident_id: str) -> tuple[int, str, int, float]:
+    """(membership count, membership last seen, alert receive count, alert last seen)."""
+    detail = await store.get_incident(incident_id)
+    assert detail is not None
+    [member] = detail.alerts
+
+    async def read(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[int, float]:
+        state = ws.alerts[member["fingerprint"]]
+        return state.receive_count, state.last_seen
+
+    receive_count, last_seen = await store.process_batch([], [member["fingerprint"]], [], read)
+    return member["count"], member["last_seen"], receive_count, last_seen
+
+
+async def test_repeats_keep_exact_counters_across_a_reopen(settings: Settings) -> None:
+    """Repeats change only counters (the embedded store writes just those): the alert's
+    receive count and last-seen time, and its membership's, read back exactly from a
+    fresh process, and go on counting from there."""
+    t0 = 1_800_000_000.0
+    first = build_store(settings.store)
+    await first.open()
+    try:
+        await first.append(_notification("repeat_first", t0))
+        await _drain(settings, first)  # the repeats come in later batches
+        for i in range(1, 4):
+            await first.append(_notification("repeat_second", t0 + 60 * i))
+        await _drain(settings, first)
+        [incident] = await first.list_incidents(None, 10)
+        assert await _counters(first, incident.id) == (4, iso(t0 + 180), 4, t0 + 180)
+    finally:
+        await first.close()
+
+    second = build_store(settings.store)  # a new process: nothing cached
+    await second.open()
+    try:
+        assert await _counters(second, incident.id) == (4, iso(t0 + 180), 4, t0 + 180)
+        await second.append(_notification("repeat_second", t0 + 300))
+        await second.append(_notification("repeat_resolved", t0 + 360))
+        await _drain(settings, second)
+        assert await _counters(second, incident.id) == (6, iso(t0 + 360), 6, t0 + 360)
+        detail = await second.get_incident(incident.id)
+        assert detail is not None
+        assert detail.alerts[0]["status"] == "resolved"
+        assert detail.incident.last_seen == t0 + 360
+    finally:
+        await second.close()
