@@ -1,21 +1,25 @@
-"""The embedded store: one SQLite file in WAL mode, no server to run.
+"""The embedded store: two SQLite files in WAL mode, no server to run.
 
-Webhook appends have their own thread and connection; everything else that writes
-(the pipeline, deliveries, people's actions) goes through a second one. The two never
-write at once: a lock in this process hands SQLite's single write lock from one to the
-other as soon as it is free (SQLite's own busy handler would poll with sleeps of up to
-tens of milliseconds). So a webhook waits at most for one pipeline commit, never for
-the pipeline's reads and computation. Concurrent webhooks are *group-committed*
-(everything that arrived while the previous commit was in flight is written in the
-next one), which keeps the cost at one fsync per batch instead of one per request. API
-reads use a third connection on its own thread: WAL lets them run during a commit.
+The intake (notifications accepted and not yet processed) is a file of its own,
+``<name>.intake<suffix>`` beside the state file, written by its own thread: SQLite has one
+writer per file, and a webhook must never wait for a pipeline commit (a batch of a
+thousand alerts holds the write lock for tens of milliseconds). Concurrent webhooks are
+*group-committed* (everything that arrived while the previous commit was in flight is
+written in the next one): one fsync per batch of requests, not per request.
+
+The state file records, in the same transaction as a batch's effects, the highest intake
+entry it applied (``intake_applied``); entries up to there are deleted from the intake
+afterwards, lazily. So after a crash an entry is applied exactly once: either its effects
+and the mark are in the state file, or neither is and it is still in the intake. Everything
+else that writes (the pipeline, deliveries, people's actions) uses the state file's writer
+thread; API reads use a connection on a thread of their own (WAL lets them run during a
+commit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,13 +41,14 @@ from daemon.workset import WorkSet
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
-# 2: alert_counters (1 reads as 2: the table starts empty and the documents hold the counters).
+# 2: alert_counters, and the intake in a file of its own (a schema-1 file's pending
+# intake moves there when it is opened; its documents hold the counters until rewritten).
 SCHEMA_VERSION = 2
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS intake (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    n_alerts INTEGER NOT NULL,
-    body BLOB NOT NULL
+-- The highest intake entry whose effects are committed in this file.
+CREATE TABLE IF NOT EXISTS intake_applied (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    upto INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS alerts (
     fingerprint TEXT PRIMARY KEY,
@@ -109,6 +114,13 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (incident_id, connector)
 );
 """
+INTAKE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS intake (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    n_alerts INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+"""
 # SQLite's default limit on bound parameters is 32766 since 3.32; stay far below.
 _CHUNK = 900
 
@@ -135,52 +147,58 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def intake_path(path: Path) -> Path:
+    """The intake file beside the state file ``path`` (``triaged.db``: ``triaged.intake.db``)."""
+    return path.with_name(f"{path.stem}.intake{path.suffix}")
+
+
 class SqliteStore:
-    """``Store`` on one SQLite file."""
+    """``Store`` on a state file and an intake file."""
 
     def __init__(self, path: Path, *, synchronous: str = "full") -> None:
         self.path = path
+        self.intake_path = intake_path(path)
         self._synchronous = synchronous.upper()
         self._writer = self._reader = self._intake = ThreadPoolExecutor(1)  # replaced in open()
-        self._wconn: sqlite3.Connection | None = None
-        self._rconn: sqlite3.Connection | None = None
-        self._iconn: sqlite3.Connection | None = None
-        # Held for every write transaction, by whichever thread writes (see the module docstring).
-        self._tx_lock = threading.Lock()
+        self._wconn: sqlite3.Connection | None = None  # state file, writer thread
+        self._rconn: sqlite3.Connection | None = None  # state file, reader thread
+        self._iconn: sqlite3.Connection | None = None  # intake file, intake thread (appends)
+        self._tconn: sqlite3.Connection | None = None  # intake file, writer thread (takes)
         self._cache = StateCache()
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._cleaner: asyncio.Task[None] | None = None
         self._entry_sizes: dict[int, int] = {}
         self._backlog = 0
         self._last_taken = 0
+        self._applied = 0  # intake_applied.upto, as committed
+        self._cleaned = 0  # intake entries up to here are deleted
         self._wakeup = asyncio.Event()
         self._closed = True
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create the file and schema, and count what a previous run left pending."""
+        """Create the files and schemas, and count what a previous run left pending."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
         self._intake = ThreadPoolExecutor(1, thread_name_prefix="sqlite-intake")
         self._wconn = await self._write(self._connect)
         self._rconn = await self._read(self._connect)
-        self._iconn = await self._run(self._intake, self._connect)
-        sizes = await self._write(self._pending_sizes)
+        self._iconn = await self._run(self._intake, self._connect_intake)
+        self._tconn = await self._write(self._connect_intake)
+        sizes = await self._write(self._recover_intake)
         self._entry_sizes = dict(sizes)
         self._backlog = sum(self._entry_sizes.values())
-        self._last_taken = 0
+        self._last_taken = self._cleaned = self._applied
         self._closed = False
         if self._backlog:
             self._wakeup.set()
             log.info("intake_recovered", entries=len(sizes), alerts=self._backlog)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn = self._open_file(self.path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
@@ -190,20 +208,70 @@ class SqliteStore:
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
 
-    def _pending_sizes(self) -> list[tuple[int, int]]:
-        assert self._wconn is not None
-        return list(self._wconn.execute("SELECT id, n_alerts FROM intake ORDER BY id"))
+    def _connect_intake(self) -> sqlite3.Connection:
+        conn = self._open_file(self.intake_path)
+        conn.executescript(INTAKE_SCHEMA)
+        return conn
+
+    def _open_file(self, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _recover_intake(self) -> list[tuple[int, int]]:
+        """Sizes of the pending entries, after moving a schema-1 file's intake to its own file.
+
+        The move copies entries with their ids, commits the intake file, then drops the old
+        table: a crash in between copies the same rows again (``OR IGNORE``), never twice.
+        The intake's id sequence is kept above the applied mark, so that a lost or deleted
+        intake file can never make new entries look applied.
+        """
+        conn, intake = self._wconn, self._tconn
+        assert conn is not None
+        assert intake is not None
+        row = conn.execute("SELECT upto FROM intake_applied").fetchone()
+        self._applied = row[0] if row else 0
+        old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'intake'").fetchone()
+        moved = list(conn.execute("SELECT id, n_alerts, body FROM intake ORDER BY id")) if old else []
+        floor = max([self._applied, *(i for i, _, _ in moved)])
+        intake.execute("BEGIN IMMEDIATE")
+        try:
+            intake.executemany("INSERT OR IGNORE INTO intake (id, n_alerts, body) VALUES (?, ?, ?)", moved)
+            seq = intake.execute("SELECT seq FROM sqlite_sequence WHERE name = 'intake'").fetchone()
+            if seq is None:
+                intake.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('intake', ?)", (floor,))
+            elif seq[0] < floor:
+                intake.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'intake'", (floor,))
+            intake.execute("DELETE FROM intake WHERE id <= ?", (self._applied,))
+            intake.execute("COMMIT")
+        except BaseException:
+            if intake.in_transaction:
+                intake.execute("ROLLBACK")
+            raise
+        if old:
+            conn.execute("DROP TABLE intake")
+            log.info("intake_moved", entries=len(moved), to=str(self.intake_path))
+        return list(intake.execute("SELECT id, n_alerts FROM intake ORDER BY id"))
 
     async def close(self) -> None:
-        """Finish pending appends, then close both connections."""
+        """Finish pending appends and intake clean-ups, then close every connection."""
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
+        if self._cleaner is not None:
+            await asyncio.shield(self._cleaner)
         self._closed = True
-        pools = ((self._wconn, self._writer), (self._rconn, self._reader), (self._iconn, self._intake))
+        pools = (
+            (self._wconn, self._writer),
+            (self._tconn, self._writer),
+            (self._rconn, self._reader),
+            (self._iconn, self._intake),
+        )
         for conn, pool in pools:
             if conn is not None:
                 await asyncio.get_running_loop().run_in_executor(pool, conn.close)
-        self._wconn = self._rconn = self._iconn = None
+        self._wconn = self._rconn = self._iconn = self._tconn = None
         for _, pool in pools:
             pool.shutdown(wait=True)
 
@@ -219,15 +287,9 @@ class SqliteStore:
 
     # -- threads -----------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[], T], *, writes: bool = True) -> T:
-        """Run on the writer thread; holding the write lock unless ``fn`` only reads."""
-        if not writes:
-            return await self._run(self._writer, fn)
-        return await self._run(self._writer, lambda: self._locked(fn))
-
-    def _locked(self, fn: Callable[[], T]) -> T:
-        with self._tx_lock:
-            return fn()
+    async def _write(self, fn: Callable[[], T]) -> T:
+        """Run on the writer thread: the only one that writes the state file."""
+        return await self._run(self._writer, fn)
 
     async def _read(self, fn: Callable[[], T]) -> T:
         return await self._run(self._reader, fn)
@@ -257,8 +319,7 @@ class SqliteStore:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                insert = partial(self._insert_intake, batch)
-                ids = await self._run(self._intake, partial(self._locked, insert))
+                ids = await self._run(self._intake, partial(self._insert_intake, batch))
             except StoreUnavailable as err:
                 for _, _, fut in batch:
                     if not fut.done():
@@ -290,6 +351,27 @@ class SqliteStore:
             raise
         return ids
 
+    def _clean_intake(self, upto: int) -> None:
+        """Delete applied entries. Not synced: if a crash loses the deletion, the applied
+        mark still skips them; the next append's sync makes it durable."""
+        conn = self._iconn
+        assert conn is not None
+        conn.execute("PRAGMA synchronous=OFF")
+        try:
+            conn.execute("DELETE FROM intake WHERE id <= ?", (upto,))
+        finally:
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+
+    async def _cleanup(self) -> None:
+        while self._cleaned < self._applied:
+            upto = self._applied
+            try:
+                await self._run(self._intake, partial(self._clean_intake, upto))
+            except StoreUnavailable as err:
+                log.warning("intake_cleanup_failed", error=str(err), note="retried after the next batch")
+                return
+            self._cleaned = upto
+
     def backlog(self) -> int:
         """Alerts accepted and not yet committed by the pipeline."""
         return self._backlog
@@ -311,7 +393,7 @@ class SqliteStore:
         """The next pending entries after the last ones handed out."""
         # Decoded on the writer thread: a thousand alerts take ~20 ms, which the event loop
         # would otherwise spend in one piece while webhooks wait.
-        rows = await self._write(lambda: self._decoded(self._select_intake(max_alerts)), writes=False)
+        rows = await self._write(lambda: self._decoded(self._select_intake(max_alerts)))
         if rows:
             self._last_taken = int(rows[-1].entry_id)
             self._wakeup.set()  # there may be more: let the worker come straight back
@@ -322,8 +404,8 @@ class SqliteStore:
         return [IntakeEntry(str(i), codec.decode_notification(body)) for i, body in rows]
 
     def _select_intake(self, max_alerts: int) -> list[tuple[int, bytes]]:
-        assert self._wconn is not None
-        cur = self._wconn.execute(
+        assert self._tconn is not None
+        cur = self._tconn.execute(
             "SELECT id, n_alerts, body FROM intake WHERE id > ? ORDER BY id LIMIT ?",
             (self._last_taken, max(1, max_alerts)),
         )
@@ -347,24 +429,15 @@ class SqliteStore:
     ) -> T:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
-        ids = [int(e.entry_id) for e in entries]
-        ws, live = await self._write(lambda: (self._load(fps, keys), self._still_pending(ids)), writes=False)
+        ws = await self._write(lambda: self._load(fps, keys))
         try:
-            result = await fn(ws, [e for e in entries if int(e.entry_id) in live])
+            # An entry at or below the mark was committed: it must not apply again.
+            result = await fn(ws, [e for e in entries if int(e.entry_id) > self._applied])
         except BaseException:
             self._cache.clear()  # fn may have changed cached objects before it failed
             raise
         await self._commit_entries(ws, [e.entry_id for e in entries])
         return result
-
-    def _still_pending(self, ids: list[int]) -> set[int]:
-        """Entries still in the intake: a committed entry is gone and must not apply again."""
-        assert self._wconn is not None
-        live: set[int] = set()
-        for chunk in _chunks([str(i) for i in ids]):
-            q = f"SELECT id FROM intake WHERE id IN ({_marks(len(chunk))})"
-            live.update(i for (i,) in self._wconn.execute(q, chunk))
-        return live
 
     def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
         conn = self._wconn
@@ -410,7 +483,7 @@ class SqliteStore:
         """One transaction: the batch's effects and the removal of its intake entries."""
         entry_ids = [int(e) for e in done]
         try:
-            await self._write(lambda: self._commit(ws, entry_ids), writes=False)  # locks itself
+            await self._write(lambda: self._commit(ws, entry_ids))
         except BaseException:
             self._cache.clear()
             # Hand the same entries out again on the next take: nothing was written.
@@ -418,43 +491,34 @@ class SqliteStore:
                 self._last_taken = min(self._last_taken, min(entry_ids) - 1)
             raise
         self._cache.committed(ws)
+        if entry_ids:
+            self._applied = max(self._applied, *entry_ids)
+            if self._cleaner is None or self._cleaner.done():
+                self._cleaner = asyncio.create_task(self._cleanup())
         for entry_id in entry_ids:
             self._backlog -= self._entry_sizes.pop(entry_id, 0)
 
     def _commit(self, ws: WorkSet, entry_ids: list[int]) -> None:
-        """Write ``ws`` and remove the intake entries it applied, in one transaction.
-
-        A pipeline batch (``entry_ids``) commits without its own fsync when the store is
-        configured ``full``: the write-ahead log is one file written in order, so the next
-        fsync of anybody (a webhook's append, a delivery's claim, a person's action, all at
-        the configured level) makes it durable together with everything before it. Until
-        then a power cut can only lose the batch *and* the removal of its entries, so it is
-        replayed; and nothing leaves the process (a tracker call) before such an fsync,
-        because a delivery is claimed in a transaction of its own. The webhooks then wait
-        for one fsync, their own, instead of the pipeline's too.
-        """
-        rows = _Rows.of(ws)  # encoded before taking the write lock: webhooks wait less
+        """Write ``ws`` and the mark of the intake entries it applied, in one transaction."""
+        rows = _Rows.of(ws)
         conn = self._wconn
         assert conn is not None
-        relaxed = bool(entry_ids) and self._synchronous in ("FULL", "EXTRA")
-        with self._tx_lock:
-            if relaxed:
-                conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    rows.write(conn)
-                    conn.executemany("DELETE FROM intake WHERE id = ?", [(i,) for i in entry_ids])
-                    conn.execute("COMMIT")
-                except BaseException:
-                    # SQLite may have rolled back already (disk full, I/O error): a second
-                    # ROLLBACK would raise and hide the real error from the 503 and the logs.
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            finally:
-                if relaxed:
-                    conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows.write(conn)
+            if entry_ids:
+                conn.execute(
+                    "INSERT INTO intake_applied (one, upto) VALUES (1, ?)"
+                    " ON CONFLICT (one) DO UPDATE SET upto = max(upto, excluded.upto)",
+                    (max(entry_ids),),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite may have rolled back already (disk full, I/O error): a second
+            # ROLLBACK would raise and hide the real error from the 503 and the logs.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # -- API reads ---------------------------------------------------------------------
 
@@ -619,7 +683,7 @@ class SqliteStore:
                     ws.open_groups[incident.group_key] = grp[0]
             return ws
 
-        ws = await self._write(query, writes=False)
+        ws = await self._write(query)
         result = fn(ws)
         await self._commit_entries(ws, [])
         return result
