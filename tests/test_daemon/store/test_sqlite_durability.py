@@ -30,6 +30,11 @@ async def _open(path: Path) -> SqliteStore:
     return store
 
 
+def _delete_intake(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{intake_path(path)}{suffix}").unlink(missing_ok=True)
+
+
 async def _drain(store: SqliteStore, settings: Settings) -> None:
     assert await Pipeline(store, settings, build_metrics()).drain(10) == 0
 
@@ -96,8 +101,7 @@ async def test_a_lost_intake_file_never_makes_new_entries_look_applied(
         await store.append(_notification(name))  # type: ignore[arg-type]
     await _drain(store, settings)
     await store.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{intake_path(path)}{suffix}").unlink(missing_ok=True)
+    _delete_intake(path)
 
     store = await _open(path)
     try:
@@ -119,7 +123,7 @@ async def test_a_schema_1_files_pending_intake_moves_and_is_processed(
     path = tmp_path / "s.db"
     store = await _open(path)
     await store.close()
-    intake_path(path).unlink()
+    _delete_intake(path)
     body = codec.encode_notification(_notification("firing_grouped"))  # type: ignore[arg-type]
     with sqlite3.connect(path) as conn:  # schema 1's layout, with one entry pending
         conn.execute("DROP TABLE intake_applied")
