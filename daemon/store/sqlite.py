@@ -168,7 +168,6 @@ class SqliteStore:
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._cleaner: asyncio.Task[None] | None = None
-        self._entry_sizes: dict[int, int] = {}
         self._backlog = 0
         self._last_taken = 0
         self._applied = 0  # intake_applied.upto, as committed
@@ -189,8 +188,7 @@ class SqliteStore:
         self._iconn = await self._run(self._intake, self._connect_intake)
         self._tconn = await self._write(self._connect_intake)
         sizes = await self._write(self._recover_intake)
-        self._entry_sizes = dict(sizes)
-        self._backlog = sum(self._entry_sizes.values())
+        self._backlog = sum(n for _, n in sizes)
         self._last_taken = self._cleaned = self._applied
         self._closed = False
         if self._backlog:
@@ -326,8 +324,10 @@ class SqliteStore:
                         fut.set_exception(StoreUnavailable(str(err)))
                 continue
             for (_, n, fut), entry_id in zip(batch, ids, strict=True):
-                self._entry_sizes[entry_id] = n
-                self._backlog += n
+                # The pipeline may have taken and applied the entry already (it reads the
+                # intake file as soon as the append commits, before this resumes).
+                if entry_id > self._applied:
+                    self._backlog += n
                 if not fut.done():
                     fut.set_result(None)
             self._wakeup.set()
@@ -436,7 +436,7 @@ class SqliteStore:
         except BaseException:
             self._cache.clear()  # fn may have changed cached objects before it failed
             raise
-        await self._commit_entries(ws, [e.entry_id for e in entries])
+        await self._commit_entries(ws, entries)
         return result
 
     def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
@@ -479,9 +479,10 @@ class SqliteStore:
                     ws.members[(incident_id, fp)] = member
         return ws
 
-    async def _commit_entries(self, ws: WorkSet, done: Sequence[str]) -> None:
-        """One transaction: the batch's effects and the removal of its intake entries."""
-        entry_ids = [int(e) for e in done]
+    async def _commit_entries(self, ws: WorkSet, done: Sequence[IntakeEntry]) -> None:
+        """One transaction: the batch's effects and the mark of the intake entries it applied."""
+        entry_ids = [int(e.entry_id) for e in done]
+        applied_now = sum(e.size for e in done if int(e.entry_id) > self._applied)
         try:
             await self._write(lambda: self._commit(ws, entry_ids))
         except BaseException:
@@ -492,11 +493,10 @@ class SqliteStore:
             raise
         self._cache.committed(ws)
         if entry_ids:
+            self._backlog -= applied_now
             self._applied = max(self._applied, *entry_ids)
             if self._cleaner is None or self._cleaner.done():
                 self._cleaner = asyncio.create_task(self._cleanup())
-        for entry_id in entry_ids:
-            self._backlog -= self._entry_sizes.pop(entry_id, 0)
 
     def _commit(self, ws: WorkSet, entry_ids: list[int]) -> None:
         """Write ``ws`` and the mark of the intake entries it applied, in one transaction."""

@@ -148,3 +148,33 @@ async def test_a_schema_1_files_pending_intake_moves_and_is_processed(
             assert "intake" not in tables
     finally:
         await store.close()
+
+
+async def test_with_appends_and_the_pipeline_running_together_everything_is_counted_and_cleaned(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Appends racing the running pipeline: the backlog returns to zero (every alert counted
+    once) and the applied entries are deleted from the intake file."""
+    settings = make_settings()
+    store = await _open(tmp_path / "s.db")
+    try:
+        pipeline = Pipeline(store, settings, build_metrics())
+        stop = asyncio.Event()
+        worker = asyncio.create_task(pipeline.run(stop))
+        names = ("ungrouped", "ungrouped_2", "ungrouped_3", "firing_grouped")
+        for round_ in range(40):
+            await asyncio.gather(
+                *(store.append(_notification(n, T0 + round_)) for n in names)  # type: ignore[arg-type]
+            )
+            await asyncio.sleep(0)
+        for _ in range(200):
+            if store.backlog() == 0:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await worker
+        assert store.backlog() == 0
+        with sqlite3.connect(intake_path(tmp_path / "s.db")) as conn:
+            assert conn.execute("SELECT count(*) FROM intake").fetchone() == (0,)
+    finally:
+        await store.close()
