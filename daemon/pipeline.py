@@ -59,9 +59,11 @@ ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 SLICE_SECONDS = 0.004
 # New alerts per model call, at most. A call that computes has a fixed cost of ~5 ms
 # (scikit-learn's checks in seven column transformers), against ~60 us per new row; its
-# cache answers most rows for ~15 us each without one. 256 rows keep a call within
-# about one slice when it hits, and amortise the fixed cost when it does not.
-SCORE_CHUNK = 256
+# cache answers most rows without one, but each row still costs its features and its
+# cache key (~50-100 us on a slow core). 64 rows keep a call near one slice when it
+# hits (256 made 20-50 ms stalls of the event loop, seen by a lag probe at half the
+# sustained rate), and still amortise the fixed cost when it does not.
+SCORE_CHUNK = 64
 
 
 class Pipeline:
@@ -154,7 +156,7 @@ class Pipeline:
             await self._refresh_silences()
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
-            groupings = {a.fingerprint: self.grouping_of(a) for a in alerts}
+            groupings = await self._groupings_of(alerts)
             keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys))
 
             async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
@@ -171,6 +173,19 @@ class Pipeline:
             for target, ids, reason in merges:
                 await upkeep.merge_into(self, target, ids, reason)
         return len(alerts)
+
+    async def _groupings_of(self, alerts: Sequence[Alert]) -> dict[str, Grouping]:
+        """Every alert's grouping, letting the event loop run between slices: a new
+        fingerprint costs ~50-100 us (topology, similarity), and a storm's batch is mostly new."""
+        groupings: dict[str, Grouping] = {}
+        slice_start = time.perf_counter()
+        for alert in alerts:
+            if alert.fingerprint not in groupings:
+                groupings[alert.fingerprint] = self.grouping_of(alert)
+                if time.perf_counter() - slice_start >= SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    slice_start = time.perf_counter()
+        return groupings
 
     def grouping_of(self, alert: Alert) -> Grouping:
         """The alert's grouping and correlation keys, cached by fingerprint (same labels)."""
