@@ -221,12 +221,14 @@ async def post_raw(http: aiohttp.ClientSession, d: DaemonProcess, body: bytes) -
 async def drained(http: aiohttp.ClientSession, d: DaemonProcess, timeout: float = 20.0) -> None:
     """Wait until the daemon's pipeline has processed everything accepted."""
     deadline = time.monotonic() + timeout
+    last: Any = None
     while time.monotonic() < deadline:
         async with http.get(d.url + "/readyz") as resp:
-            if (await resp.json())["backlog"] == 0:
+            last = await resp.json()
+            if last["backlog"] == 0:
                 return
         await asyncio.sleep(0.05)
-    raise AssertionError("backlog did not drain\n" + d.logs())
+    raise AssertionError(f"backlog did not drain (last /readyz: {last})\n" + d.logs())
 
 
 async def all_incidents(http: aiohttp.ClientSession, d: DaemonProcess) -> list[dict[str, Any]]:

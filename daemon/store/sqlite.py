@@ -168,6 +168,8 @@ class SqliteStore:
         self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._cleaner: asyncio.Task[None] | None = None
+        # Sizes of the entries appended or recovered and not yet applied; ``backlog`` is their sum.
+        self._entry_sizes: dict[int, int] = {}
         self._backlog = 0
         self._last_taken = 0
         self._applied = 0  # intake_applied.upto, as committed
@@ -188,7 +190,8 @@ class SqliteStore:
         self._iconn = await self._run(self._intake, self._connect_intake)
         self._tconn = await self._write(self._connect_intake)
         sizes = await self._write(self._recover_intake)
-        self._backlog = sum(n for _, n in sizes)
+        self._entry_sizes = dict(sizes)
+        self._backlog = sum(self._entry_sizes.values())
         self._last_taken = self._cleaned = self._applied
         self._closed = False
         if self._backlog:
@@ -324,9 +327,10 @@ class SqliteStore:
                         fut.set_exception(StoreUnavailable(str(err)))
                 continue
             for (_, n, fut), entry_id in zip(batch, ids, strict=True):
-                # The pipeline may have taken and applied the entry already (it reads the
-                # intake file as soon as the append commits, before this resumes).
+                # The pipeline reads the intake file as soon as the append commits, and
+                # may apply the entry before this resumes: it is then no longer pending.
                 if entry_id > self._applied:
+                    self._entry_sizes[entry_id] = n
                     self._backlog += n
                 if not fut.done():
                     fut.set_result(None)
@@ -482,7 +486,6 @@ class SqliteStore:
     async def _commit_entries(self, ws: WorkSet, done: Sequence[IntakeEntry]) -> None:
         """One transaction: the batch's effects and the mark of the intake entries it applied."""
         entry_ids = [int(e.entry_id) for e in done]
-        applied_now = sum(e.size for e in done if int(e.entry_id) > self._applied)
         try:
             await self._write(lambda: self._commit(ws, entry_ids))
         except BaseException:
@@ -493,7 +496,10 @@ class SqliteStore:
             raise
         self._cache.committed(ws)
         if entry_ids:
-            self._backlog -= applied_now
+            # An entry applied before its append's bookkeeping resumed is not counted yet:
+            # the append sees it applied and never counts it.
+            for entry_id in entry_ids:
+                self._backlog -= self._entry_sizes.pop(entry_id, 0)
             self._applied = max(self._applied, *entry_ids)
             if self._cleaner is None or self._cleaner.done():
                 self._cleaner = asyncio.create_task(self._cleanup())
