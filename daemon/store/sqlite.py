@@ -35,6 +35,7 @@ from daemon.errors import StoreUnavailable
 from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
+from daemon.store.sqlite_tx import immediate
 from daemon.store.state_cache import StateCache
 from daemon.workset import WorkSet
 
@@ -237,8 +238,7 @@ class SqliteStore:
         old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'intake'").fetchone()
         moved = list(conn.execute("SELECT id, n_alerts, body FROM intake ORDER BY id")) if old else []
         floor = max([self._applied, *(i for i, _, _ in moved)])
-        intake.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(intake):
             intake.executemany("INSERT OR IGNORE INTO intake (id, n_alerts, body) VALUES (?, ?, ?)", moved)
             seq = intake.execute("SELECT seq FROM sqlite_sequence WHERE name = 'intake'").fetchone()
             if seq is None:
@@ -246,11 +246,6 @@ class SqliteStore:
             elif seq[0] < floor:
                 intake.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'intake'", (floor,))
             intake.execute("DELETE FROM intake WHERE id <= ?", (self._applied,))
-            intake.execute("COMMIT")
-        except BaseException:
-            if intake.in_transaction:
-                intake.execute("ROLLBACK")
-            raise
         if old:
             conn.execute("DROP TABLE intake")
             log.info("intake_moved", entries=len(moved), to=str(self.intake_path))
@@ -340,19 +335,11 @@ class SqliteStore:
         conn = self._iconn
         assert conn is not None
         ids = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             for body, n, _ in batch:
                 cur = conn.execute("INSERT INTO intake (n_alerts, body) VALUES (?, ?)", (n, body))
                 assert cur.lastrowid is not None
                 ids.append(cur.lastrowid)
-            conn.execute("COMMIT")
-        except BaseException:
-            # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK
-            # would raise and hide the real error from the 503 and the logs.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return ids
 
     def _clean_intake(self, upto: int) -> None:
@@ -509,8 +496,7 @@ class SqliteStore:
         rows = _Rows.of(ws)
         conn = self._wconn
         assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             rows.write(conn)
             if entry_ids:
                 conn.execute(
@@ -518,13 +504,6 @@ class SqliteStore:
                     " ON CONFLICT (one) DO UPDATE SET upto = max(upto, excluded.upto)",
                     (max(entry_ids),),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            # SQLite may have rolled back already (disk full, I/O error): a second
-            # ROLLBACK would raise and hide the real error from the 503 and the logs.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     # -- API reads ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import orjson
 from connectors.base import IncidentRef
 from connectors.delivery import CIRCUIT_OPEN, DeliveryJob
 from daemon.store import codec
+from daemon.store.sqlite_tx import immediate
 
 # The head of each (incident, connector) queue: the oldest job not yet done or dead.
 _CLAIM = """
@@ -32,8 +33,7 @@ LIMIT :limit
 def claim(conn: sqlite3.Connection, limit: int, lease: float) -> list[DeliveryJob]:
     """Due queue heads, leased for ``lease`` seconds so a slow call is not taken twice."""
     now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         rows = conn.execute(_CLAIM, {"now": now, "limit": limit}).fetchall()
         # The attempt is counted when it starts: a crash during the call leaves a count,
         # so the next try looks the ticket up before creating it again.
@@ -41,10 +41,6 @@ def claim(conn: sqlite3.Connection, limit: int, lease: float) -> list[DeliveryJo
             "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
             [(now + lease, r[0]) for r in rows],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return [_job(*row) for row in rows]
 
 
@@ -70,8 +66,7 @@ def finish(conn: sqlite3.Connection, job: DeliveryJob, ref: IncidentRef | None) 
     write from this thread could be overwritten by a batch that loaded it earlier.
     The API merges ``refs`` and dead letters into the incident's ``external`` view.
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         conn.execute(
             "UPDATE outbox SET status = 'done', last_error = '' WHERE id = ?",
             (int(job.job_id),),
@@ -81,10 +76,6 @@ def finish(conn: sqlite3.Connection, job: DeliveryJob, ref: IncidentRef | None) 
                 "INSERT OR REPLACE INTO refs (incident_id, connector, doc) VALUES (?, ?, ?)",
                 (job.incident_id, job.connector, codec.dump(codec.ref_to_json(ref))),
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) -> None:
