@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 import structlog
-from aiohttp import web
 
 from daemon import incidents_cli, silences_cli
-from daemon.app import create_app
 from daemon.config_loader import load_settings
 from daemon.errors import ConfigError, StoreUnavailable
 from daemon.logs import configure_logging
@@ -189,6 +187,9 @@ def _serve(config: Path | None, listen: str | None) -> int:
         except ValueError as err:
             raise ConfigError([f"--listen: {err}"]) from None
         settings = settings.model_copy(update={"listen": listen})
+    from aiohttp import web
+
+    from daemon.app import create_app  # the pipeline and the model: only `serve` needs them
     from daemon.tls import preflight
 
     ssl_context = preflight(settings)  # before logging starts: a refusal is one plain line
