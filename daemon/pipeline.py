@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -40,7 +40,7 @@ from daemon.stages.lifecycle import Lifecycle
 from daemon.stages.route import Router
 from daemon.stages.score import Scorer, load_urgency_model, model_version, reload_urgency_model
 from daemon.stages.suppress import Suppressor
-from daemon.store.base import IntakeEntry, Store
+from daemon.store.base import IntakeEntry, MoreKeys, Store
 from daemon.workset import WorkSet
 
 log = structlog.get_logger(__name__)
@@ -157,7 +157,7 @@ class Pipeline:
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
             groupings = await self._groupings_of(alerts)
-            keys = list(dict.fromkeys(k for g in groupings.values() for k in g.load_keys))
+            keys = list(dict.fromkeys(g.key for g in groupings.values()))
 
             async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
                 outcomes: Counter[str] = Counter()
@@ -165,7 +165,8 @@ class Pipeline:
                     await asyncio.sleep(0)
                 return ws, outcomes
 
-            ws, outcomes = await self.store.process_batch(entries, fps, keys, apply)
+            more = _paging_keys(alerts, groupings)
+            ws, outcomes = await self.store.process_batch(entries, fps, keys, apply, more)
             elapsed = time.perf_counter() - t0
         self._count(ws, outcomes, elapsed)
         if self.correlator.merges:
@@ -538,6 +539,31 @@ class Pipeline:
             incident = await self.store.update_incident(incident_id, apply)
         log.info("incident_feedback", incident=incident_id, actor=actor, **fb)
         return incident
+
+
+def _paging_keys(alerts: Sequence[Alert], groupings: Mapping[str, Grouping]) -> MoreKeys:
+    """The correlation keys (topology, similarity, storm, inhibition) a batch must load.
+
+    Only an alert that may open or join an incident reads them: one never seen, one
+    not firing before (it may re-fire), one suppressed (it may be released), one without
+    an incident, or one this batch also resolves (it may re-fire later in the batch).
+    A firing alert that stays firing is a repeat or an update: it needs only its group.
+    """
+    resolving = {a.fingerprint for a in alerts if a.status is not AlertStatus.FIRING}
+
+    def keys(states: Mapping[str, AlertState]) -> Iterator[str]:
+        for fp, grouping in groupings.items():
+            prev = states.get(fp)
+            if (
+                prev is None
+                or prev.status is not AlertStatus.FIRING
+                or prev.suppressed is not None
+                or prev.incident_id is None
+                or fp in resolving
+            ):
+                yield from grouping.load_keys
+
+    return keys
 
 
 def _repeats(prev: AlertState | None, alert: Alert) -> bool:

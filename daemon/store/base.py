@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
-from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
+from daemon.models import AlertState, Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
 # A coroutine so that a long batch can let the event loop run between slices of its work.
 BatchFn = Callable[[WorkSet, Sequence["IntakeEntry"]], Awaitable[T]]
+# The group keys a batch needs given the alerts' loaded states: correlation's pointers
+# (topology, similarity, storm, inhibition) matter only to alerts that may open or join
+# an incident, and a storm's alerts are mostly repeats that need none of them.
+MoreKeys = Callable[[Mapping[str, AlertState]], Iterable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +83,12 @@ class Store(Protocol):
         fingerprints: Iterable[str],
         group_keys: Iterable[str],
         fn: BatchFn[T],
+        more_keys: MoreKeys | None = None,
     ) -> T:
         """Load the state for these alerts and groups, let ``fn`` change it, commit atomically.
+
+        ``more_keys``, when given, is called with the loaded alert states and names more
+        group keys to load (as ``group_keys``, before any incident is read).
 
         ``fn`` is pure (no I/O; it awaits only to let the event loop run) and may be
         called more than once: a store with

@@ -34,7 +34,7 @@ from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
 from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob
 from daemon.store import codec, sqlite_outbox
-from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry
+from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.sqlite_tx import immediate
 from daemon.store.state_cache import StateCache
 from daemon.workset import WorkSet
@@ -417,10 +417,11 @@ class SqliteStore:
         fingerprints: Iterable[str],
         group_keys: Iterable[str],
         fn: BatchFn[T],
+        more_keys: MoreKeys | None = None,
     ) -> T:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
-        ws = await self._write(lambda: self._load(fps, keys))
+        ws = await self._write(lambda: self._load(fps, keys, more_keys))
         try:
             # An entry at or below the mark was committed: it must not apply again.
             result = await fn(ws, [e for e in entries if int(e.entry_id) > self._applied])
@@ -430,7 +431,7 @@ class SqliteStore:
         await self._commit_entries(ws, entries)
         return result
 
-    def _load(self, fps: list[str], keys: list[str]) -> WorkSet:
+    def _load(self, fps: list[str], keys: list[str], more_keys: MoreKeys | None = None) -> WorkSet:
         conn = self._wconn
         assert conn is not None
         ws = WorkSet()
@@ -443,6 +444,8 @@ class SqliteStore:
                 if (c := counters.get(state.fingerprint)) is not None:
                     c.apply_to_alert(state)
                 ws.alerts[state.fingerprint] = state
+        if more_keys is not None:
+            keys = list(dict.fromkeys([*keys, *more_keys(ws.alerts)]))
         for chunk in _chunks(keys):
             q = f"SELECT group_key, incident_id FROM open_groups WHERE group_key IN ({_marks(len(chunk))})"
             ws.open_groups.update(conn.execute(q, chunk))

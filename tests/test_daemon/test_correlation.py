@@ -110,6 +110,29 @@ async def test_node_failure_cascade_is_one_incident_with_its_cause(
     assert 'triaged_alerts_correlated_total{method="topology"} 3.0' in metrics
 
 
+async def test_a_refiring_alert_joins_the_related_open_incident(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    """A re-fire is a new occurrence: it reads the topology pointers as a new alert does.
+
+    (Repeats of a firing alert do not read them; a store that skipped them for every
+    alert it had seen before would open a third incident here.)
+    """
+    client = await make_client(correlation=CASCADE)
+    pod = {"cluster": "c1", "namespace": "shop", "pod": "cart-1"}
+    await send(client, alert("KubePodNotReady", **pod))
+    await send(client, alert("KubePodNotReady", "resolved", **pod))
+    await send(client, alert("KubeNodeNotReady", cluster="c1", node="node-3"))
+    await send(client, alert("KubePodNotReady", starts=600, **pod))  # the pod fails again
+    found = await incidents(client)
+    live = [i for i in found if i["status"] != "resolved"]
+    assert len(found) == 2, [(i["title"], i["status"]) for i in found]
+    [outage] = live
+    assert names(outage) == {"KubeNodeNotReady", "KubePodNotReady"}
+    joins = [e for e in outage["timeline"] if e["kind"] == "alert_joined"]
+    assert [e["detail"]["method"] for e in joins] == ["topology"]
+
+
 async def test_shared_dependency_alone_does_not_merge(make_client: Callable[..., Awaitable[Client]]) -> None:
     """Two services that both use cart-db, each failing on its own: two incidents."""
     cfg = {

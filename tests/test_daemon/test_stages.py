@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from daemon.matchers import parse_matcher
-from daemon.models import Alert, AlertStatus
+from daemon.models import Alert, AlertState, AlertStatus
+from daemon.pipeline import _paging_keys
 from daemon.settings import CorrelationSettings, GroupRoute
-from daemon.stages.correlate import Grouper
+from daemon.stages.correlate import Grouper, Grouping
 from daemon.stages.dedupe import Transition, classify, next_state
 from daemon.timeparse import parse_rfc3339
 from daemon.units import parse_duration, parse_size
@@ -33,6 +34,35 @@ def alert(
         "",
         at,
     )
+
+
+def _state(*history: Alert, incident: str | None = "inc_1", suppressed: str | None = None) -> AlertState:
+    state = None
+    for earlier in history:
+        state = next_state(state, earlier, classify(state, earlier))
+    assert state is not None
+    state.incident_id, state.suppressed = incident, suppressed
+    return state
+
+
+@pytest.mark.parametrize(
+    ("states", "batch", "loads"),
+    [
+        ({}, [alert()], True),  # never seen: may open or join
+        ({"fp": _state(alert())}, [alert(), alert(annotations={"summary": "new"})], False),  # repeats
+        ({"fp": _state(alert(), alert("resolved"))}, [alert(starts=200.0)], True),  # may re-fire
+        ({"fp": _state(alert())}, [alert("resolved"), alert(starts=200.0)], True),  # resolves, re-fires
+        ({"fp": _state(alert(), suppressed="silence s1")}, [alert()], True),  # may be released
+        ({"fp": _state(alert(), incident=None)}, [alert()], True),  # in no incident yet
+    ],
+)
+def test_correlation_keys_are_loaded_only_for_alerts_that_may_open_or_join(
+    states: dict[str, AlertState], batch: list[Alert], loads: bool
+) -> None:
+    """A storm is mostly repeats: they need their group's pointer, not topology's or similarity's."""
+    grouping = Grouping("g", {}, False, sim_keys=("sim:a",), storm_scope="prod")
+    keys = list(_paging_keys(batch, {"fp": grouping})(states))
+    assert keys == (["g", "sim:a", "storm:prod"] if loads else [])
 
 
 @pytest.mark.parametrize(
