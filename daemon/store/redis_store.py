@@ -51,6 +51,13 @@ HOUSEKEEPING_EVERY = 5.0
 DONE_TTL = 86400  # seconds a committed entry's marker outlives the entry
 
 
+def _put_open_groups(ws: WorkSet, groups: Sequence[str], incident_ids: Sequence[bytes | None]) -> None:
+    """The groups' open-incident pointers as read (MGET order), the absent ones left out."""
+    for g, incident_id in zip(groups, incident_ids, strict=False):
+        if incident_id:
+            ws.open_groups[g] = incident_id.decode()
+
+
 def _consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
 
@@ -304,9 +311,7 @@ class RedisStore:
                 if doc:
                     state = codec.decode_alert_state(doc)
                     ws.alerts[state.fingerprint] = state
-            for g, incident_id in zip(groups, group_ids if group_keys else [], strict=False):
-                if incident_id:
-                    ws.open_groups[g] = incident_id.decode()
+            _put_open_groups(ws, groups, group_ids if group_keys else [])
             if more_keys is not None:
                 await self._load_more_groups(pipe, ws, set(groups), more_keys)
             await self._load_incidents(pipe, ws)
@@ -341,9 +346,7 @@ class RedisStore:
             return
         keys = [self.keys.group(g) for g in extra]
         await pipe.watch(*keys)
-        for g, incident_id in zip(extra, await self.client.mget(keys), strict=True):
-            if incident_id:
-                ws.open_groups[g] = incident_id.decode()
+        _put_open_groups(ws, extra, await self.client.mget(keys))
 
     async def _load_incidents(self, pipe: Any, ws: WorkSet) -> None:
         """Watch, then read, the incidents the batch may touch and the alerts' memberships.
