@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import ProcessCollector
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from daemon import api, api_actions, api_silences, ingest, reports_intake
+from daemon import api, api_actions, api_silences, gc_schedule, ingest, reports_intake
 from daemon.api_auth import build_api_auth
 from daemon.clock import Clock
 from daemon.deliveries import delivery_ctx
@@ -30,8 +30,6 @@ from daemon.settings import Settings
 from daemon.store import Store, build_store
 
 log = structlog.get_logger(__name__)
-# Generation thresholds of the cyclic collector (CPython's default: 700, 10, 10); see _gc_ctx.
-GC_THRESHOLDS = (2_000, 10, 100)
 # Slack over the body limit so that aiohttp's own check never fires first: ours answers in JSON.
 _BODY_SLACK = 1024
 
@@ -148,7 +146,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     """Move what start-up loaded (the model's vocabularies, modules, settings) out of the
-    garbage collector's sight, and collect young objects less often.
+    garbage collector's sight, and schedule the full collection (``daemon/gc_schedule.py``).
 
     Why: a full collection walks every tracked object; with the model loaded that took
     40-160 ms on the event loop, every few seconds under load, and it was the whole
@@ -157,8 +155,15 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    previous = gc_schedule.tune()
+    callback = gc_schedule.observe_pauses(app[METRICS].gc_pauses)
+    full = asyncio.create_task(gc_schedule.run_full_collections(app[PIPELINE].lock), name="gc")
     yield
+    full.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await full
+    gc.callbacks.remove(callback)
+    gc.set_threshold(*previous)
     gc.unfreeze()
 
 

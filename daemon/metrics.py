@@ -52,6 +52,7 @@ class Metrics:
     alerts_suppressed: Counter
     incidents_merged: Counter
     incidents_escalated: Counter
+    gc_pauses: Histogram
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -112,6 +113,13 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         incidents_escalated=Counter(
             "triaged_incidents_escalated",
             "Escalation steps applied (an incident not acknowledged in time).",
+            registry=reg,
+        ),
+        gc_pauses=Histogram(
+            "triaged_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector, by generation (2: the scheduled full one).",
+            ["generation"],
+            buckets=_LATENCY_BUCKETS,
             registry=reg,
         ),
         incidents_merged=Counter(

@@ -236,11 +236,18 @@ class Incident:
     # Routing and escalation state: connectors, policy, next step and when it is due,
     # assignee, tracker events already applied (bounded).
     lifecycle: dict[str, Any] = field(default_factory=dict)
+    # Kept by correlation as alerts join and report, so that the KPIs read the record, not
+    # every alert (``daemon/reports/kpi_metrics.py``): reports received (the sum of its
+    # alerts' counts), the earliest start of an alert when it joined, the first service
+    # label seen. None on incidents stored before they existed (the KPIs then read alerts).
+    notifications: int | None = None
+    first_alert_at: float | None = None
+    service: str | None = None
 
     def summary_json(self) -> dict[str, Any]:
         """The list-view shape of the API: times as RFC 3339 strings."""
         body = self.to_record()
-        for key in ("opened_at", "last_seen", "acknowledged_at", "resolved_at"):
+        for key in ("opened_at", "last_seen", "acknowledged_at", "resolved_at", "first_alert_at"):
             body[key] = iso(body[key])
         return body
 
@@ -266,6 +273,9 @@ class Incident:
             "revision": self.revision,
             "correlation": self.correlation,
             "lifecycle": self.lifecycle,
+            "notifications": self.notifications,
+            "first_alert_at": self.first_alert_at,
+            "service": self.service,
         }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.models import TimelineEvent
+from daemon.models import Incident, TimelineEvent
 from daemon.store.base import IncidentDetail
 from daemon.timeparse import parse_rfc3339
 
@@ -115,37 +115,95 @@ def _span(start: float | None, end: float | None) -> float | None:
     return max(0.0, end - start)
 
 
+@dataclass(slots=True)
+class TimelineFacts:
+    """What the KPIs take from a timeline, folded one event at a time, in any order: a
+    reader that keeps it can fold only the events added since (``timeline_since``)."""
+
+    acknowledged_at: float | None = None
+    responded_at: float | None = None
+    resolved_at: float | None = None
+    escalations: int = 0
+    reassignments: int = 0
+    reopens: int = 0
+
+    def fold(self, events: Iterable[TimelineEvent]) -> TimelineFacts:
+        """Add ``events``; returns self."""
+        for e in events:
+            kind = e.kind
+            if kind == "acknowledged":
+                self.acknowledged_at = _earliest(self.acknowledged_at, e.at)
+            if kind in RESPONSE_KINDS and e.actor != SYSTEM_ACTOR:
+                self.responded_at = _earliest(self.responded_at, e.at)
+            if kind in RESOLVED_KINDS and (self.resolved_at is None or e.at > self.resolved_at):
+                self.resolved_at = e.at
+            if kind == "escalated":
+                self.escalations += 1
+            elif kind == "reassigned":
+                self.reassignments += 1
+            elif kind == "reopened":
+                self.reopens += 1
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What the KPIs take from an incident's alerts."""
+
+    first_alert_at: float | None
+    notifications: int
+    service: str | None
+
+    @classmethod
+    def of_alerts(cls, alerts: Sequence[dict[str, Any]]) -> AlertFacts:
+        """From the API view of every alert: each one read."""
+        starts = [t for t in (_alert_start(a) for a in alerts) if t is not None]
+        service = next((str(s) for a in alerts if (s := (a.get("labels") or {}).get("service"))), None)
+        return cls(min(starts, default=None), sum(int(a.get("count", 1)) for a in alerts), service)
+
+    @classmethod
+    def of_record(cls, incident: Incident) -> AlertFacts | None:
+        """From the figures correlation keeps on the record; None on records stored before
+        them. The earliest start is the one each alert had when it joined."""
+        if incident.notifications is None:
+            return None
+        return cls(incident.first_alert_at, incident.notifications, incident.service)
+
+
 def facts(detail: IncidentDetail) -> IncidentFacts:
     """Reduce one incident with its alerts and timeline to the numbers the KPIs need."""
-    inc = detail.incident
-    timeline = sorted(detail.timeline, key=lambda e: e.at)
-    kinds = [e.kind for e in timeline]
-    starts = [t for t in (_alert_start(a) for a in detail.alerts) if t is not None]
+    timeline = TimelineFacts().fold(detail.timeline)
+    return facts_of(detail.incident, timeline, AlertFacts.of_alerts(detail.alerts))
+
+
+def facts_of(inc: Incident, timeline: TimelineFacts, alerts: AlertFacts) -> IncidentFacts:
+    """The numbers the KPIs need, from the record and what its timeline and alerts give."""
     resolved_at = inc.resolved_at
     if inc.status.value == "resolved" and resolved_at is None:
-        resolved_at = _last_at(timeline, RESOLVED_KINDS)
-    acknowledged_at = _first_at(timeline, {"acknowledged"}) or inc.acknowledged_at
-    responded_at = next(
-        (e.at for e in timeline if e.kind in RESPONSE_KINDS and e.actor != SYSTEM_ACTOR), None
-    )
+        resolved_at = timeline.resolved_at
+    starts = [] if alerts.first_alert_at is None else [alerts.first_alert_at]
     return IncidentFacts(
         id=inc.id,
         title=inc.title,
         priority=inc.priority,
         team=inc.team or inc.group_labels.get("team") or NONE_LABEL,
-        service=_service(detail),
+        service=inc.group_labels.get("service") or alerts.service or NONE_LABEL,
         status=inc.status.value,
         opened_at=inc.opened_at,
         first_alert_at=min([*starts, inc.opened_at]),
-        acknowledged_at=acknowledged_at,
-        responded_at=responded_at,
+        acknowledged_at=timeline.acknowledged_at or inc.acknowledged_at,
+        responded_at=timeline.responded_at,
         resolved_at=resolved_at,
         alerts=inc.alert_count,
-        notifications=sum(int(a.get("count", 1)) for a in detail.alerts) or inc.alert_count,
-        escalations=kinds.count("escalated"),
-        reassignments=kinds.count("reassigned"),
-        reopens=kinds.count("reopened"),
+        notifications=alerts.notifications or inc.alert_count,
+        escalations=timeline.escalations,
+        reassignments=timeline.reassignments,
+        reopens=timeline.reopens,
     )
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None or b < a else a
 
 
 def _alert_start(alert: dict[str, Any]) -> float | None:
@@ -160,27 +218,6 @@ def _alert_start(alert: dict[str, Any]) -> float | None:
             except ValueError:
                 continue
     return None
-
-
-def _service(detail: IncidentDetail) -> str:
-    service = detail.incident.group_labels.get("service")
-    if service:
-        return service
-    for alert in detail.alerts:
-        service = (alert.get("labels") or {}).get("service")
-        if service:
-            return str(service)
-    return NONE_LABEL
-
-
-def _first_at(timeline: Sequence[TimelineEvent], kinds: Iterable[str]) -> float | None:
-    wanted = set(kinds)
-    return next((e.at for e in timeline if e.kind in wanted), None)
-
-
-def _last_at(timeline: Sequence[TimelineEvent], kinds: Iterable[str]) -> float | None:
-    wanted = set(kinds)
-    return next((e.at for e in reversed(timeline) if e.kind in wanted), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,6 +193,7 @@ class Correlator:
         member.count += 1
         member.last_seen = alert.received_at
         incident.last_seen = max(incident.last_seen, alert.received_at)
+        _count_report(incident, alert, joined=False)
         if transition is Transition.RESOLVE:
             now = alert.received_at
             member.status = AlertStatus.RESOLVED
@@ -248,11 +249,13 @@ class Correlator:
             )
             incident.alert_count += 1
             incident.firing_count += 1
+            _count_report(incident, alert, joined=True)
             if not opened:
                 _event(ws, incident, now, "alert_joined", alert, method=method, reason=reason)
         else:
             member.count += 1
             member.last_seen = now
+            _count_report(incident, alert, joined=False)
             if member.status is not AlertStatus.FIRING:
                 member.status = AlertStatus.FIRING
                 incident.firing_count += 1
@@ -507,6 +510,7 @@ def _open(
         alert_count=0,
         firing_count=0,
         group_labels=group_labels,
+        notifications=0,
     )
     ws.new_incidents.add(incident.id)
     ws.set_open_group(group_key, incident.id)
@@ -541,3 +545,18 @@ def _event(ws: WorkSet, incident: Incident, at: float, kind: str, alert: Alert, 
     detail = {"fingerprint": alert.fingerprint, "alertname": alert.labels.get("alertname", "")}
     detail.update({k: v for k, v in extra.items() if v})
     ws.add_event(incident.id, TimelineEvent(at, kind, ACTOR, detail))
+
+
+def _count_report(incident: Incident, alert: Alert, *, joined: bool) -> None:
+    """Keep the record's report figures in step with its members' counts (one report, one
+    count), so that the KPIs never read every alert. Incidents stored before these
+    figures existed keep None: the KPIs read their alerts instead."""
+    if incident.notifications is None:
+        return
+    incident.notifications += 1
+    if joined:
+        start = alert.starts_at or alert.received_at
+        if incident.first_alert_at is None or start < incident.first_alert_at:
+            incident.first_alert_at = start
+        if incident.service is None and alert.labels.get("service"):
+            incident.service = alert.labels["service"]

@@ -104,6 +104,11 @@ class Store(Protocol):
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:
         """One incident with its alerts and timeline, or None."""
 
+    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+        """The incident's timeline events added after ``cursor`` (0: from the start), in
+        order, and the cursor to pass next time. Timelines only grow, so a reader that
+        keeps the cursor reads each event once."""
+
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""
 

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import Incident, IncidentStatus, Notification, OutboxJob
+from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec
@@ -569,6 +569,14 @@ class RedisStore:
         for connector, view in external.items():
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
         return IncidentDetail(incident, alerts, events)
+
+    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+        """Events after ``cursor``, an index into the incident's event list (RPUSH only)."""
+        try:
+            raw = await self.client.lrange(self.keys.events(incident_id), cursor, -1)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return [codec.decode_event(e) for e in raw], cursor + len(raw)
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""

@@ -32,7 +32,7 @@ import structlog
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob
+from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.sqlite_tx import immediate
@@ -531,6 +531,19 @@ class SqliteStore:
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:
         """The incident, its alerts and its timeline, read in one snapshot."""
         return await self._read(lambda: self._detail(incident_id))
+
+    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+        """Events after ``cursor``, a row id of ``incident_events`` (ids only grow)."""
+
+        def query() -> tuple[list[TimelineEvent], int]:
+            assert self._rconn is not None
+            rows = self._rconn.execute(
+                "SELECT id, doc FROM incident_events WHERE incident_id = ? AND id > ? ORDER BY id",
+                (incident_id, cursor),
+            ).fetchall()
+            return [codec.decode_event(doc) for _, doc in rows], (rows[-1][0] if rows else cursor)
+
+        return await self._read(query)
 
     def _detail(self, incident_id: str) -> IncidentDetail | None:
         conn = self._rconn

@@ -114,6 +114,7 @@ async def test_metrics_exposed_with_prefix(client: TestClient[Any, Any]) -> None
         "triaged_pipeline_stage_seconds_bucket",
         "triaged_intake_backlog",
         "triaged_ingest_seconds_bucket",
+        "triaged_gc_pause_seconds_bucket",
         "triaged_process_resident_memory_bytes",
     ):
         assert name in text, name
