@@ -34,7 +34,7 @@ FULL_EVERY_SECONDS = 300.0
 
 
 def tune() -> tuple[int, int, int]:
-    """Set the thresholds; returns the previous ones (for ``restore``)."""
+    """Set the thresholds; returns the previous ones, to put back at shutdown."""
     previous = gc.get_threshold()
     gc.set_threshold(*THRESHOLDS)
     return previous
