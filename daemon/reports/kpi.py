@@ -25,6 +25,8 @@ NOT_FIRST_TIME_KINDS = frozenset({"escalated", "reassigned", "reopened"})
 RESPONSE_KINDS = frozenset(
     {"acknowledged", "resolved", "note", "escalated", "reassigned", "priority_changed", "feedback"}
 )
+# Every kind ``TimelineFacts.fold`` looks at: a reader of new events asks for these only.
+FOLDED_KINDS = RESPONSE_KINDS | RESOLVED_KINDS | NOT_FIRST_TIME_KINDS
 SYSTEM_ACTOR = "triaged"
 NONE_LABEL = "-"
 

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from daemon.keys import METRICS, STORE
 from daemon.models import Incident
 from daemon.reports.kpi import (
+    FOLDED_KINDS,
     AlertFacts,
     IncidentFacts,
     KpiSummary,
@@ -75,6 +76,9 @@ class Snapshot:
     at: float
     window: float
     by_priority: dict[str, KpiSummary]
+    # Wall time of the pass that made it: the pass shares the process with the webhooks,
+    # so an operator whose webhook tail grows every minute can see what it costs.
+    took: float = 0.0
 
 
 def _signature(incident: Incident) -> tuple[Any, ...]:
@@ -113,6 +117,7 @@ class KpiRefresher:
     async def refresh(self, now: float | None = None) -> Snapshot:
         """One pass: list the window's incidents, re-read what changed, summarize."""
         now = time.time() if now is None else now
+        started = time.perf_counter()
         listed = await self.store.list_incidents(None, self.max_incidents)
         items: list[IncidentFacts] = []
         cache: dict[str, tuple[tuple[Any, ...], IncidentFacts]] = {}
@@ -128,7 +133,8 @@ class KpiRefresher:
                 item = cached[1]
             elif (alerts := AlertFacts.of_record(incident)) is not None:
                 cursor, timeline = self._timelines.get(incident.id, (0, TimelineFacts()))
-                events, cursor = await self.store.timeline_since(incident.id, cursor)
+                # Only the kinds the fold reads: not one event per joining alert.
+                events, cursor = await self.store.timeline_since(incident.id, cursor, FOLDED_KINDS)
                 # A copy: a pass that fails half-way must not have folded into the kept one.
                 timeline = replace(timeline).fold(events)
                 timelines[incident.id] = (cursor, timeline)
@@ -143,7 +149,7 @@ class KpiRefresher:
         self._cache = cache
         self._timelines = {**{i: t for i, t in self._timelines.items() if i in cache}, **timelines}
         by_priority = {**breakdown(items, lambda f: f.priority), ALL: summarize(items)}
-        self.snapshot = Snapshot(now, self.window, by_priority)
+        self.snapshot = Snapshot(now, self.window, by_priority, time.perf_counter() - started)
         return self.snapshot
 
     async def run(
@@ -198,11 +204,15 @@ class KpiCollector(Collector):
         refreshed = GaugeMetricFamily(
             "triaged_kpi_last_refresh_timestamp_seconds", "When the KPI gauges were last recomputed."
         )
+        took = GaugeMetricFamily(
+            "triaged_kpi_last_refresh_duration_seconds", "Wall time the last KPI recomputation took."
+        )
         failures = CounterMetricFamily("triaged_kpi_refresh_failures", "KPI recomputations that failed.")
         failures.add_metric([], self.refresher.failures)
         if snap is not None:
             window.add_metric([], snap.window)
             refreshed.add_metric([], snap.at)
+            took.add_metric([], snap.took)
             for priority, summary in snap.by_priority.items():
                 incidents.add_metric([priority], summary.incidents)
                 for name, _ in DURATIONS:
@@ -216,6 +226,7 @@ class KpiCollector(Collector):
         yield from ratios.values()
         yield window
         yield refreshed
+        yield took
         yield failures
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -104,10 +104,13 @@ class Store(Protocol):
     async def get_incident(self, incident_id: str) -> IncidentDetail | None:
         """One incident with its alerts and timeline, or None."""
 
-    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+    async def timeline_since(
+        self, incident_id: str, cursor: int, kinds: Container[str] | None = None
+    ) -> tuple[list[TimelineEvent], int]:
         """The incident's timeline events added after ``cursor`` (0: from the start), in
         order, and the cursor to pass next time. Timelines only grow, so a reader that
-        keeps the cursor reads each event once."""
+        keeps the cursor reads each event once. With ``kinds``, only events of those kinds
+        are decoded and returned; the cursor still moves past the others."""
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from typing import Any
 
 import orjson
@@ -107,6 +108,29 @@ def decode_event(raw: bytes) -> TimelineEvent:
     """The inverse of ``encode_event``."""
     d = orjson.loads(raw)
     return TimelineEvent(at=d["at"], kind=d["kind"], actor=d["actor"], detail=d["detail"])
+
+
+_KIND = b',"kind":"'
+
+
+def event_kind(raw: bytes) -> str:
+    """An encoded event's kind, without decoding it: a storm incident's timeline holds one
+    event per joining alert, and a reader that wants a few kinds should not decode them all.
+    ``encode_event`` writes ``at`` (a number) first and ``kind`` second, so the first
+    ``,"kind":"`` is the event's own; anything else (or an escaped kind) is decoded."""
+    start = raw.find(_KIND, 0, 64)
+    if start < 0 or not raw.startswith(b'{"at":'):
+        return decode_event(raw).kind
+    start += len(_KIND)
+    kind = raw[start : raw.index(b'"', start)]
+    return decode_event(raw).kind if b"\\" in kind else kind.decode()
+
+
+def decode_events(raws: Iterable[bytes], kinds: Container[str] | None) -> list[TimelineEvent]:
+    """The events of ``kinds`` (None: all) among ``raws``, in order."""
+    if kinds is None:
+        return [decode_event(r) for r in raws]
+    return [decode_event(r) for r in raws if event_kind(r) in kinds]
 
 
 def alert_view(member: IncidentAlert, state: AlertState | None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -570,13 +570,15 @@ class RedisStore:
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
         return IncidentDetail(incident, alerts, events)
 
-    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+    async def timeline_since(
+        self, incident_id: str, cursor: int, kinds: Container[str] | None = None
+    ) -> tuple[list[TimelineEvent], int]:
         """Events after ``cursor``, an index into the incident's event list (RPUSH only)."""
         try:
             raw = await self.client.lrange(self.keys.events(incident_id), cursor, -1)
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
-        return [codec.decode_event(e) for e in raw], cursor + len(raw)
+        return codec.decode_events(raw, kinds), cursor + len(raw)
 
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""

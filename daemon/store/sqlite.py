@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -532,7 +532,9 @@ class SqliteStore:
         """The incident, its alerts and its timeline, read in one snapshot."""
         return await self._read(lambda: self._detail(incident_id))
 
-    async def timeline_since(self, incident_id: str, cursor: int) -> tuple[list[TimelineEvent], int]:
+    async def timeline_since(
+        self, incident_id: str, cursor: int, kinds: Container[str] | None = None
+    ) -> tuple[list[TimelineEvent], int]:
         """Events after ``cursor``, a row id of ``incident_events`` (ids only grow)."""
 
         def query() -> tuple[list[TimelineEvent], int]:
@@ -541,7 +543,8 @@ class SqliteStore:
                 "SELECT id, doc FROM incident_events WHERE incident_id = ? AND id > ? ORDER BY id",
                 (incident_id, cursor),
             ).fetchall()
-            return [codec.decode_event(doc) for _, doc in rows], (rows[-1][0] if rows else cursor)
+            events = codec.decode_events((doc for _, doc in rows), kinds)
+            return events, (rows[-1][0] if rows else cursor)
 
         return await self._read(query)
 
