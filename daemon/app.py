@@ -21,7 +21,7 @@ from daemon.clock import Clock
 from daemon.deliveries import delivery_ctx
 from daemon.http_errors import Handler, error_middleware
 from daemon.keys import METRICS, PIPELINE, SETTINGS, STOPPING, STORE, WORKER
-from daemon.metrics import Metrics, build_metrics
+from daemon.metrics import ConflictsCollector, Metrics, build_metrics
 from daemon.model_watch import model_watch_ctx
 from daemon.openapi import openapi_handler
 from daemon.pipeline import Pipeline
@@ -124,6 +124,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     # ValueError: already registered on this registry (an app rebuilt in one process).
     with contextlib.suppress(ValueError):
         ProcessCollector(namespace="triaged", registry=metrics.registry)
+    with contextlib.suppress(ValueError):
+        metrics.registry.register(ConflictsCollector(lambda: getattr(store, "conflicts", {})))
     yield
     await store.close()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 # Webhook handling is sub-millisecond when healthy and seconds when the disk stalls.
 _LATENCY_BUCKETS = (
@@ -186,3 +189,36 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             registry=reg,
         ),
     )
+
+
+class ConflictsCollector(Collector):
+    """``triaged_store_conflicts_total{operation}``: optimistic transactions that another
+    replica's write made the store retry. The store counts them in plain ints (it knows
+    nothing of metrics); this reads them at scrape time.
+
+    Why export it: replicas on one Redis contend for the same group and incident keys,
+    and every conflict re-runs the whole batch. A rate that grows with the replica count
+    is the cost that adding replicas pays.
+    """
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.counts = counts
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        """The family without samples (registration checks names without reading counts)."""
+        yield self._family({})
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """The family with the store's counts (none on a store without conflicts)."""
+        yield self._family(self.counts())
+
+    @staticmethod
+    def _family(counts: Mapping[str, int]) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            "triaged_store_conflicts",
+            "Store transactions retried because another writer changed what they read, by operation.",
+            labels=["operation"],
+        )
+        for operation in ("batch", "incident"):
+            family.add_metric([operation], counts.get(operation, 0))
+        return family

@@ -17,6 +17,7 @@ How "nothing lost, nothing doubled" holds across replicas:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -79,6 +80,9 @@ class RedisStore:
         self._last_claim = 0.0
         self._retention = int(settings.retention)
         self._alerts_per_entry = 1.0  # moving average, sizes take()'s reads
+        # Optimistic transactions retried because another replica wrote first, by operation
+        # (exported as triaged_store_conflicts_total).
+        self.conflicts: collections.Counter[str] = collections.Counter()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -278,6 +282,7 @@ class RedisStore:
                 try:
                     return await self._attempt_batch(entries, fps, groups, fn, more_keys)
                 except WatchError:
+                    self.conflicts["batch"] += 1
                     await asyncio.sleep(min(0.001 * 2**attempt, 0.05))
         except RedisError as err:
             self._own_pending = True
@@ -496,6 +501,7 @@ class RedisStore:
                     try:
                         await pipe.execute()
                     except WatchError:
+                        self.conflicts["incident"] += 1
                         continue
                     return result
         except RedisError as err:

@@ -250,3 +250,54 @@ async def test_repeats_keep_exact_counters_across_a_reopen(settings: Settings) -
         assert detail.incident.last_seen == t0 + 360
     finally:
         await second.close()
+
+
+async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(settings: Settings) -> None:
+    """Two replicas on one Redis commit batches of the same alerts: the later EXEC fails
+    its WATCH, the batch is recomputed on what the first wrote, and the conflict is
+    counted for ``triaged_store_conflicts_total``."""
+    if settings.store.kind != "redis":
+        pytest.skip("SQLite has one writer: no optimistic transactions to lose")
+    from daemon.metrics import ConflictsCollector
+    from daemon.settings import RedisStoreSettings
+    from daemon.store.redis_store import RedisStore
+
+    assert isinstance(settings.store, RedisStoreSettings)
+    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
+    await a.open()
+    await b.open()
+    try:
+        await a.append(_notification("firing_grouped"))
+        taken_a = await a.take(1000)
+        await b.append(_notification("firing_grouped_update", at=1_800_000_060.0))
+        taken_b = await b.take(1000)
+        assert len(taken_a) == len(taken_b) == 1
+        pipeline = Pipeline(a, settings, build_metrics())
+        attempts = []
+
+        def keys(entries: Sequence[IntakeEntry]) -> tuple[list[str], list[str]]:
+            alerts = [x for e in entries for x in e.notification.alerts]
+            return [x.fingerprint for x in alerts], [pipeline.grouper.group_of(x.labels).key for x in alerts]
+
+        async def apply_b(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+            pipeline.process(ws, [e.notification for e in pending])
+
+        async def apply_a(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+            attempts.append(sorted(ws.alerts))
+            if len(attempts) == 1:  # B commits between A's read and A's EXEC
+                await b.process_batch(taken_b, *keys(taken_b), apply_b)
+            pipeline.process(ws, [e.notification for e in pending])
+
+        await a.process_batch(taken_a, *keys(taken_a), apply_a)
+        assert len(attempts) == 2
+        assert attempts[0] == []
+        assert attempts[1] != []  # the retry read what B wrote
+        assert (a.conflicts["batch"], b.conflicts["batch"]) == (1, 0)
+        metrics = build_metrics()
+        metrics.registry.register(ConflictsCollector(lambda: a.conflicts))
+        assert metrics.registry.get_sample_value("triaged_store_conflicts_total", {"operation": "batch"}) == 1
+        [incident] = await a.list_incidents(None, 10)
+        assert incident.notifications == sum(len(e.notification.alerts) for e in taken_a + taken_b)
+    finally:
+        await a.close()
+        await b.close()
