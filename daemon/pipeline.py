@@ -146,8 +146,11 @@ class Pipeline:
         return left
 
     async def step(self) -> int:
-        """One batch: take, then load/process/commit through the store. Returns alerts taken."""
-        async with self.lock:
+        """One batch: take, then load/process/commit through the store. Returns alerts taken.
+
+        The store's turn comes first, outside the lock: waiting for another replica's
+        batch must not hold up this process's own incident actions."""
+        async with self.store.turn(), self.lock:
             entries = await self.store.take(self.settings.pipeline.batch_size)
             if not entries:
                 self.metrics.intake_backlog.set(self.store.backlog())

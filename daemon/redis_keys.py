@@ -44,6 +44,11 @@ class RedisKeys:
         return f"{self.prefix}:intake"
 
     @property
+    def pipeline_turn(self) -> str:
+        """Which replica's pipeline step is running (an advisory lease)."""
+        return f"{self.prefix}:pipeline-turn"
+
+    @property
     def backlog(self) -> str:
         """Alerts accepted and not yet committed."""
         return f"{self.prefix}:backlog"

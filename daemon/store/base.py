@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -76,6 +77,12 @@ class Store(Protocol):
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Return when new entries may be pending, or after ``timeout`` seconds."""
+
+    def turn(self) -> AbstractAsyncContextManager[None]:
+        """The pipeline's turn among the processes sharing this store, held around one
+        step (take, process, commit). Advisory: correctness never depends on it, the
+        batch's transaction does. It keeps replicas from computing batches that another
+        replica's commit would make them throw away and compute again."""
 
     async def process_batch(
         self,

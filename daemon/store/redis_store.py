@@ -22,7 +22,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -50,6 +50,13 @@ IDLE_POLL = 0.05  # other replicas' appends are seen by polling this often when 
 BACKLOG_REFRESH = 0.2
 HOUSEKEEPING_EVERY = 5.0
 DONE_TTL = 86400  # seconds a committed entry's marker outlives the entry
+# The pipeline's turn among replicas (``turn``): a lease, so a replica that dies holding
+# it stalls the others for at most this long; a waiter asks again this often, and after
+# the lease's length goes ahead without it (the batch's transaction still guards it).
+TURN_LEASE_SECONDS = 5.0
+TURN_POLL_SECONDS = 0.005
+# Delete the lease only if it is still ours (it may have expired and been taken since).
+_RELEASE_TURN = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 def _put_open_groups(ws: WorkSet, groups: Sequence[str], incident_ids: Sequence[bytes | None]) -> None:
@@ -83,6 +90,7 @@ class RedisStore:
         # Optimistic transactions retried because another replica wrote first, by operation
         # (exported as triaged_store_conflicts_total).
         self.conflicts: collections.Counter[str] = collections.Counter()
+        self._turns = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -200,6 +208,36 @@ class RedisStore:
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
         return int(raw or 0)
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Replicas take turns at the pipeline: one batch at a time across all of them.
+
+        Why: every batch reads the group pointers, incidents and alert states that most
+        concurrent batches also read, so without turns two replicas' batches usually
+        collide, and the one whose EXEC fails computes its batch again (in the scaling
+        benchmark, 4 replicas recomputed 28 of 44 batches: 2.4 times the work of one
+        replica per alert). Taking turns loses no parallelism that conflicts had not
+        already lost; the edge, API and deliveries of every replica still run at once.
+        """
+        key = self.keys.pipeline_turn
+        self._turns += 1
+        token = f"{self.consumer}:{self._turns}"
+        give_up = time.monotonic() + TURN_LEASE_SECONDS
+        try:
+            while not await self.client.set(key, token, nx=True, px=int(TURN_LEASE_SECONDS * 1000)):
+                if time.monotonic() >= give_up:
+                    log.warning("pipeline_turn_not_released", key=key, waited=TURN_LEASE_SECONDS)
+                    break
+                await asyncio.sleep(TURN_POLL_SECONDS)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        try:
+            yield
+        finally:
+            # Not released (Redis gone): the lease runs out by itself.
+            with contextlib.suppress(RedisError):
+                await self.client.eval(_RELEASE_TURN, 1, key, token)
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake on a local append, or poll soon: other replicas' appends are not signalled."""

@@ -19,6 +19,7 @@ commit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -370,6 +371,10 @@ class SqliteStore:
     async def backlog_now(self) -> int:
         """Exact already: this process is the only writer."""
         return self._backlog
+
+    def turn(self) -> contextlib.nullcontext[None]:
+        """One process per database file: the turn is always ours."""
+        return contextlib.nullcontext()
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake when an append commits (or after ``timeout``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -111,7 +112,7 @@ async def test_a_committed_entry_is_never_applied_twice(settings: Settings) -> N
         [incident] = await a.list_incidents(None, 10)
         detail = await a.get_incident(incident.id)
         assert detail is not None
-        assert a.backlog() == 0
+        assert await a.take(1000) == []
         assert [x["count"] for x in detail.alerts] == [1, 1]
     finally:
         await a.close()
@@ -298,6 +299,101 @@ async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(
         assert metrics.registry.get_sample_value("triaged_store_conflicts_total", {"operation": "batch"}) == 1
         [incident] = await a.list_incidents(None, 10)
         assert incident.notifications == sum(len(e.notification.alerts) for e in taken_a + taken_b)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_replicas_take_turns_at_the_pipeline_and_never_recompute(settings: Settings) -> None:
+    """Two replicas' pipelines stepping at once over alerts of one group: each batch is
+    computed once (no conflict), and every alert is processed."""
+    if settings.store.kind != "redis":
+        pytest.skip("SQLite has one writer: its turn is always its own")
+    from daemon.settings import RedisStoreSettings
+    from daemon.store.redis_store import RedisStore
+
+    assert isinstance(settings.store, RedisStoreSettings)
+    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
+    await a.open()
+    await b.open()
+    try:
+        names = ("firing_grouped", "firing_grouped_update", "firing_grouped_partially_resolved")
+        total = 0
+        for i, name in enumerate(names * 2):
+            notification = _notification(name, at=1_800_000_000.0 + 60 * i)
+            total += len(notification.alerts)
+            await a.append(notification)
+        pipelines = [Pipeline(a, settings, build_metrics()), Pipeline(b, settings, build_metrics())]
+        # Each takes one entry per step, so both have work at the same moment.
+        for p in pipelines:
+            p.settings = settings.model_copy(
+                update={"pipeline": settings.pipeline.model_copy(update={"batch_size": 1})}
+            )
+        taken = 0
+        while taken < total:
+            steps = await asyncio.gather(*(p.step() for p in pipelines))
+            assert any(steps)
+            taken += sum(steps)
+        assert (a.conflicts["batch"], b.conflicts["batch"]) == (0, 0)
+        assert await a.take(1000) == []
+        assert taken == total
+        assert len(await a.list_incidents(None, 10)) == 1
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_turn_is_released_only_by_its_holder_and_expires_with_its_holder(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter enters when the holder leaves; a holder whose lease ran out does not
+    release the next holder's turn; a holder that never leaves (dead) stalls the others
+    for one lease only."""
+    if settings.store.kind != "redis":
+        pytest.skip("SQLite has one writer: its turn is always its own")
+    from daemon.settings import RedisStoreSettings
+    from daemon.store import redis_store
+    from daemon.store.redis_store import RedisStore
+
+    monkeypatch.setattr(redis_store, "TURN_LEASE_SECONDS", 0.3)
+    assert isinstance(settings.store, RedisStoreSettings)
+    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
+    await a.open()
+    await b.open()
+    entered: list[str] = []
+
+    async def enter(store: RedisStore, name: str, hold: asyncio.Event) -> None:
+        async with store.turn():
+            entered.append(name)
+            await hold.wait()
+
+    try:
+        release_a, release_b = asyncio.Event(), asyncio.Event()
+        holder = asyncio.create_task(enter(a, "a", release_a))
+        await asyncio.sleep(0.05)
+        waiter = asyncio.create_task(enter(b, "b", release_b))
+        await asyncio.sleep(0.1)
+        assert entered == ["a"]  # b waits while a holds the turn
+        release_a.set()
+        await holder
+        await asyncio.sleep(0.05)
+        assert entered == ["a", "b"]
+
+        # b's lease runs out while b still holds on; a takes the turn; b leaving must
+        # not release a's turn.
+        await asyncio.sleep(0.35)
+        release_a.clear()
+        late = asyncio.create_task(enter(a, "a2", release_a))
+        await asyncio.sleep(0.05)
+        assert entered[-1] == "a2"
+        release_b.set()
+        await waiter
+        token = await a.client.get(a.keys.pipeline_turn)
+        assert token is not None
+        assert token.startswith(b"a:")
+        release_a.set()
+        await late
+        assert await a.client.get(a.keys.pipeline_turn) is None
     finally:
         await a.close()
         await b.close()
