@@ -216,8 +216,9 @@ class RedisStore:
         Why: every batch reads the group pointers, incidents and alert states that most
         concurrent batches also read, so without turns two replicas' batches usually
         collide, and the one whose EXEC fails computes its batch again (in the scaling
-        benchmark, 4 replicas computed 44 batches to commit 16). Taking turns loses no parallelism that conflicts had not
-        already lost; the edge, API and deliveries of every replica still run at once.
+        benchmark, 4 replicas computed 44 batches to commit 16). Taking turns loses no
+        parallelism that conflicts had not already lost; the edge, API and deliveries of
+        every replica still run at once.
         """
         key = self.keys.pipeline_turn
         self._turns += 1
