@@ -148,13 +148,15 @@ class Pipeline:
     async def step(self) -> int:
         """One batch: take, then load/process/commit through the store. Returns alerts taken.
 
-        The store's turn comes first, outside the lock: waiting for another replica's
-        batch must not hold up this process's own incident actions."""
-        async with self.store.turn(), self.lock:
+        Only a batch with entries waits for the store's turn (an idle poll would cost a
+        lease per poll), and it waits outside the lock: another replica's batch must not
+        hold up this process's own incident actions."""
+        async with self.lock:
             entries = await self.store.take(self.settings.pipeline.batch_size)
-            if not entries:
-                self.metrics.intake_backlog.set(self.store.backlog())
-                return 0
+        if not entries:
+            self.metrics.intake_backlog.set(self.store.backlog())
+            return 0
+        async with self.store.turn(), self.lock:
             t0 = time.perf_counter()
             await self._refresh_silences()
             alerts = [a for e in entries for a in e.notification.alerts]
