@@ -14,6 +14,10 @@ from daemon.models import PRIORITIES, Incident, IncidentStatus
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+# An incident's alerts and timeline events in one view; the most an incident holds by
+# default (correlation's max_alerts) can still be asked for.
+DETAIL_DEFAULT_LIMIT = 1000
+DETAIL_MAX_LIMIT = 10_000
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -38,9 +42,13 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 async def get_incident(request: web.Request) -> web.Response:
-    """``GET /api/v1/incidents/{id}``: the incident with its alerts and timeline."""
+    """``GET /api/v1/incidents/{id}[?limit=N]``: the incident with at most N of its alerts
+    (the first to join) and N timeline events (the latest), and how many there are."""
     incident_id = request.match_info["id"]
-    detail = await request.app[STORE].get_incident(incident_id)
+    raw_limit = request.query.get("limit", str(DETAIL_DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= DETAIL_MAX_LIMIT:
+        raise PayloadError(f"limit must be an integer from 1 to {DETAIL_MAX_LIMIT}, got {raw_limit!r}")
+    detail = await request.app[STORE].get_incident(incident_id, int(raw_limit))
     if detail is None:
         raise NotFound(f"no incident {incident_id}")
     return _json(detail.to_json())

@@ -117,7 +117,9 @@ def _detail(d: dict[str, Any]) -> None:
     print(f"alerts ({d['alert_count']}):")
     for a in d.get("alerts", [])[:50]:
         print(f"  {a.get('status', ''):9} {a['labels'].get('alertname', '')} {a['fingerprint']}")
-    print("timeline:")
-    for e in d.get("timeline", []):
+    timeline = d.get("timeline", [])
+    total = d.get("timeline_total", len(timeline))
+    print("timeline:" if total == len(timeline) else f"timeline (the latest {len(timeline)} of {total}):")
+    for e in timeline:
         detail = e["detail"].get("reason") or e["detail"].get("note") or e["detail"].get("alertname") or ""
         print(f"  {e['at']}  {e['kind']:16} {e['actor']:12} {detail}")

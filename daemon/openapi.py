@@ -165,11 +165,19 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/incidents/{id}": {
             "get": {
-                "summary": "One incident with its alerts and timeline.",
-                "parameters": [_INCIDENT_ID],
+                "summary": "One incident with at most `limit` of its alerts (the first to join) and "
+                "`limit` timeline events (the latest); `alerts_total` and `timeline_total` count them all.",
+                "parameters": [
+                    _INCIDENT_ID,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
+                    },
+                ],
                 "responses": {
                     "200": _resp("The incident.", {"$ref": "#/components/schemas/IncidentDetail"}),
-                    **_errors(404),
+                    **_errors(400, 404),
                 },
             },
         },
@@ -561,12 +569,14 @@ SPEC: dict[str, Any] = {
                         "properties": {
                             "fingerprints": {"type": "array", "items": {"type": "string"}},
                             "alerts": {"type": "array", "items": {"type": "object"}},
+                            "alerts_total": {"type": "integer"},
+                            "timeline_total": {"type": "integer"},
                             "timeline": {
                                 "type": "array",
                                 "items": {
                                     "type": "object",
                                     "properties": {
-                                        "at": {"type": "number"},
+                                        "at": {"type": "string", "format": "date-time"},
                                         "kind": {"type": "string"},
                                         "actor": {"type": "string"},
                                         "detail": {"type": "object"},

@@ -580,21 +580,24 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {err}") from err
         return [codec.decode_incident(d) for d in docs if d]
 
-    async def get_incident(self, incident_id: str) -> IncidentDetail | None:
+    async def get_incident(self, incident_id: str, limit: int | None = None) -> IncidentDetail | None:
         """The incident, its members (with alert states) and timeline, from one MULTI snapshot."""
         k = self.keys
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(k.incident(incident_id))
                 pipe.hgetall(k.members(incident_id))
-                pipe.lrange(k.events(incident_id), 0, -1)
-                doc, members_raw, events_raw = await pipe.execute()
+                pipe.lrange(k.events(incident_id), 0 if limit is None else -limit, -1)
+                pipe.llen(k.events(incident_id))
+                doc, members_raw, events_raw, timeline_total = await pipe.execute()
             if not doc:
                 return None
             members = sorted(
                 (codec.decode_member(v) for v in members_raw.values()),
                 key=lambda m: (m.first_seen, m.fingerprint),
             )
+            alerts_total = len(members)
+            members = members[:limit]
             states_raw = await self.client.mget([k.alert(m.fingerprint) for m in members]) if members else []
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
@@ -612,7 +615,7 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {err}") from err
         for connector, view in external.items():
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
-        return IncidentDetail(incident, alerts, events)
+        return IncidentDetail(incident, alerts, events, alerts_total, int(timeline_total))
 
     async def timeline_since(
         self, incident_id: str, cursor: int, kinds: Container[str] | None = None

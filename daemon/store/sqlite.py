@@ -533,9 +533,9 @@ class SqliteStore:
 
         return await self._read(query)
 
-    async def get_incident(self, incident_id: str) -> IncidentDetail | None:
+    async def get_incident(self, incident_id: str, limit: int | None = None) -> IncidentDetail | None:
         """The incident, its alerts and its timeline, read in one snapshot."""
-        return await self._read(lambda: self._detail(incident_id))
+        return await self._read(lambda: self._detail(incident_id, limit))
 
     async def timeline_since(
         self, incident_id: str, cursor: int, kinds: Container[str] | None = None
@@ -553,7 +553,7 @@ class SqliteStore:
 
         return await self._read(query)
 
-    def _detail(self, incident_id: str) -> IncidentDetail | None:
+    def _detail(self, incident_id: str, limit: int | None = None) -> IncidentDetail | None:
         conn = self._rconn
         assert conn is not None
         conn.execute("BEGIN")
@@ -568,6 +568,8 @@ class SqliteStore:
                 )
             ]
             members.sort(key=lambda m: (m.first_seen, m.fingerprint))
+            alerts_total = len(members)
+            members = members[:limit]
             states = {}
             fps = [m.fingerprint for m in members]
             counters = _counters(conn, fps)
@@ -581,13 +583,16 @@ class SqliteStore:
                     if (c := counters.get(s.fingerprint)) is not None:
                         c.apply_to_alert(s)
                     states[s.fingerprint] = s
-            events = [
-                codec.decode_event(doc)
-                for (doc,) in conn.execute(
-                    "SELECT doc FROM incident_events WHERE incident_id = ? ORDER BY id",
-                    (incident_id,),
-                )
-            ]
+            if limit is None:
+                query = "SELECT doc FROM incident_events WHERE incident_id = ? ORDER BY id"
+                docs = [doc for (doc,) in conn.execute(query, (incident_id,))]
+                timeline_total = len(docs)
+            else:
+                query = "SELECT doc FROM incident_events WHERE incident_id = ? ORDER BY id DESC LIMIT ?"
+                docs = [doc for (doc,) in conn.execute(query, (incident_id, limit))][::-1]
+                count = "SELECT count(*) FROM incident_events WHERE incident_id = ?"
+                timeline_total = conn.execute(count, (incident_id,)).fetchone()[0]
+            events = [codec.decode_event(doc) for doc in docs]
             external = sqlite_outbox.external_view(conn, incident_id)
         finally:
             conn.execute("COMMIT")
@@ -595,7 +600,7 @@ class SqliteStore:
         incident = codec.decode_incident(row[0])
         for connector, view in external.items():
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
-        return IncidentDetail(incident, alerts, events)
+        return IncidentDetail(incident, alerts, events, alerts_total, timeline_total)
 
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due outbox jobs, in order per (incident, connector), leased."""

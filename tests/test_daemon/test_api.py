@@ -55,6 +55,36 @@ async def test_acknowledge_then_resolve_by_hand(client: TestClient[Any, Any]) ->
     assert "resolved" in (await conflict.json())["error"]
 
 
+async def test_the_detail_keeps_the_first_alerts_and_latest_events_up_to_its_limit(
+    client: TestClient[Any, Any],
+) -> None:
+    """Both stores: ``?limit=N`` bounds the alerts (the first to join) and the timeline (the
+    latest events) of one view, and says how many there are; without it a view holds up
+    to 1,000 of each, and a limit out of range is a 400 naming the range."""
+    incident_id = await _open_incident(client)
+    resp = await client.post(
+        URL, data=fixture_raw("firing_grouped_update"), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 202
+    await settle(client.app)
+    for actor in ("alice", "bob"):
+        note = {"actor": actor, "note": "looking"}
+        assert (await client.post(f"/api/v1/incidents/{incident_id}/note", json=note)).status == 200
+    whole = await (await client.get(f"/api/v1/incidents/{incident_id}")).json()
+    assert whole["alerts_total"] == len(whole["alerts"]) == whole["alert_count"] == 3
+    assert whole["timeline_total"] == len(whole["timeline"]) >= 4
+    some = await (await client.get(f"/api/v1/incidents/{incident_id}?limit=2")).json()
+    assert some["alerts"] == whole["alerts"][:2]
+    assert some["fingerprints"] == whole["fingerprints"][:2]
+    assert some["timeline"] == whole["timeline"][-2:]
+    assert [e["actor"] for e in some["timeline"]] == ["alice", "bob"]
+    assert (some["alerts_total"], some["timeline_total"]) == (3, whole["timeline_total"])
+    for bad in ("0", "10001", "x", "-1"):
+        resp = await client.get(f"/api/v1/incidents/{incident_id}?limit={bad}")
+        assert resp.status == 400
+        assert "from 1 to 10000" in (await resp.json())["error"]
+
+
 async def test_manual_resolve_frees_the_group(client: TestClient[Any, Any]) -> None:
     """After a manual resolve, a new alert of the group opens a new incident."""
     first = await _open_incident(client)
