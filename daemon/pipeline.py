@@ -79,8 +79,10 @@ class Pipeline:
         self.suppressor = Suppressor(corr.inhibit_rules, maintenance_silences(corr.maintenance))
         self.grouper = Grouper(corr, self.suppressor)
         self.correlator = Correlator(corr, self.grouper)
-        # fingerprint -> grouping: same labels, same keys; repeats (most traffic) hit it.
-        self._groupings: dict[str, Grouping] = {}
+        # fingerprint -> (annotations, grouping): same labels, same keys; repeats (most
+        # traffic) hit it. The annotations are kept because similarity reads them: an
+        # update that changes the summary must not keep the old text.
+        self._groupings: dict[str, tuple[Mapping[str, str], Grouping]] = {}
         self._silences_read = 0.0
         self._upkeep_at = 0.0
         self.router = Router(settings.connectors, settings.delivery.public_url)
@@ -194,13 +196,15 @@ class Pipeline:
         return groupings
 
     def grouping_of(self, alert: Alert) -> Grouping:
-        """The alert's grouping and correlation keys, cached by fingerprint (same labels)."""
-        grouping = self._groupings.get(alert.fingerprint)
-        if grouping is None:
-            if len(self._groupings) >= MAX_CACHED_GROUPINGS:
-                self._groupings.clear()
-            grouping = self.grouper.group_of(alert.labels, alert.annotations)
-            self._groupings[alert.fingerprint] = grouping
+        """The alert's grouping and correlation keys, cached by fingerprint (same labels)
+        while the annotations stay the same."""
+        cached = self._groupings.get(alert.fingerprint)
+        if cached is not None and cached[0] == alert.annotations:
+            return cached[1]
+        if len(self._groupings) >= MAX_CACHED_GROUPINGS:
+            self._groupings.clear()
+        grouping = self.grouper.group_of(alert.labels, alert.annotations)
+        self._groupings[alert.fingerprint] = (alert.annotations, grouping)
         return grouping
 
     async def _refresh_silences(self) -> None:

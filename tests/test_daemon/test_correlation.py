@@ -259,6 +259,28 @@ async def test_similarity_joins_alerts_whose_labels_say_little(
     assert joined[0]["detail"]["method"] == "similarity"
 
 
+async def test_similarity_reads_the_summary_an_alert_fires_again_with(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    """An alert that fires again with a new summary is compared by that summary, not by
+    the one it first fired with (the grouping cache is per fingerprint)."""
+    cfg = {
+        "group_by": ["alertname", "cluster", "x"],
+        "similarity": {"enabled": True, "threshold": 0.5},
+        "topology": {"enabled": False},
+    }
+    client = await make_client(correlation=cfg)
+    tls, disk = "TLS certificate expires in 3 days", "Disk space on /var is almost full"
+    await send(client, alert("Check", cluster="c1", summary=tls, x="1"))
+    await send(client, alert("Check", "resolved", cluster="c1", summary=tls, x="1"))
+    await send(client, alert("Check", cluster="c1", summary=disk, x="2"))
+    await send(client, alert("Check", starts=60, cluster="c1", summary=disk, x="1"))
+    found = await incidents(client)
+    [joined] = [i for i in found if i["alert_count"] == 2]
+    assert {a["labels"]["x"] for a in joined["alerts"]} == {"1", "2"}
+    assert [e["detail"]["method"] for e in joined["timeline"] if e["kind"] == "alert_joined"] == ["similarity"]
+
+
 async def test_silence_api_mutes_then_expires(make_client: Callable[..., Awaitable[Client]]) -> None:
     client = await make_client()
     bad = await client.post("/api/v1/silences", json={"matchers": ["alertname=~("], "duration": "1h"})
