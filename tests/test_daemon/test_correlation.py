@@ -278,7 +278,8 @@ async def test_similarity_reads_the_summary_an_alert_fires_again_with(
     found = await incidents(client)
     [joined] = [i for i in found if i["alert_count"] == 2]
     assert {a["labels"]["x"] for a in joined["alerts"]} == {"1", "2"}
-    assert [e["detail"]["method"] for e in joined["timeline"] if e["kind"] == "alert_joined"] == ["similarity"]
+    methods = [e["detail"]["method"] for e in joined["timeline"] if e["kind"] == "alert_joined"]
+    assert methods == ["similarity"]
 
 
 async def test_silence_api_mutes_then_expires(make_client: Callable[..., Awaitable[Client]]) -> None:
