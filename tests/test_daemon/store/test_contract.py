@@ -10,13 +10,14 @@ import pytest
 from support import fixture_body
 
 from daemon.config_loader import load_settings
-from daemon.metrics import build_metrics
+from daemon.metrics import ConflictsCollector, build_metrics
 from daemon.models import IncidentStatus, OutboxJob
 from daemon.pipeline import Pipeline
-from daemon.settings import Settings
+from daemon.settings import RedisStoreSettings, Settings
 from daemon.sources.alertmanager import parse
-from daemon.store import Store, build_store
+from daemon.store import Store, build_store, redis_store
 from daemon.store.base import IntakeEntry
+from daemon.store.redis_store import RedisStore
 from daemon.timeparse import iso
 from daemon.workset import WorkSet
 
@@ -34,6 +35,19 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     await s.open()
     yield s
     await s.close()
+
+
+@pytest.fixture
+async def replicas(settings: Settings) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two opened stores on one Redis prefix, as two replicas ("a" and "b") see it."""
+    if not isinstance(settings.store, RedisStoreSettings):
+        pytest.skip("SQLite has one writer: no replicas to race or take turns")
+    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
+    await a.open()
+    await b.open()
+    yield a, b
+    await a.close()
+    await b.close()
 
 
 def _notification(name: str, at: float = 1_800_000_000.0) -> Any:
@@ -253,113 +267,83 @@ async def test_repeats_keep_exact_counters_across_a_reopen(settings: Settings) -
         await second.close()
 
 
-async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(settings: Settings) -> None:
+async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(
+    settings: Settings, replicas: tuple[RedisStore, RedisStore]
+) -> None:
     """Two replicas on one Redis commit batches of the same alerts: the later EXEC fails
     its WATCH, the batch is recomputed on what the first wrote, and the conflict is
     counted for ``triaged_store_conflicts_total``."""
-    if settings.store.kind != "redis":
-        pytest.skip("SQLite has one writer: no optimistic transactions to lose")
-    from daemon.metrics import ConflictsCollector
-    from daemon.settings import RedisStoreSettings
-    from daemon.store.redis_store import RedisStore
+    a, b = replicas
+    await a.append(_notification("firing_grouped"))
+    taken_a = await a.take(1000)
+    await b.append(_notification("firing_grouped_update", at=1_800_000_060.0))
+    taken_b = await b.take(1000)
+    assert len(taken_a) == len(taken_b) == 1
+    pipeline = Pipeline(a, settings, build_metrics())
+    attempts = []
 
-    assert isinstance(settings.store, RedisStoreSettings)
-    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
-    await a.open()
-    await b.open()
-    try:
-        await a.append(_notification("firing_grouped"))
-        taken_a = await a.take(1000)
-        await b.append(_notification("firing_grouped_update", at=1_800_000_060.0))
-        taken_b = await b.take(1000)
-        assert len(taken_a) == len(taken_b) == 1
-        pipeline = Pipeline(a, settings, build_metrics())
-        attempts = []
+    def keys(entries: Sequence[IntakeEntry]) -> tuple[list[str], list[str]]:
+        alerts = [x for e in entries for x in e.notification.alerts]
+        return [x.fingerprint for x in alerts], [pipeline.grouper.group_of(x.labels).key for x in alerts]
 
-        def keys(entries: Sequence[IntakeEntry]) -> tuple[list[str], list[str]]:
-            alerts = [x for e in entries for x in e.notification.alerts]
-            return [x.fingerprint for x in alerts], [pipeline.grouper.group_of(x.labels).key for x in alerts]
+    async def apply_b(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        pipeline.process(ws, [e.notification for e in pending])
 
-        async def apply_b(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
-            pipeline.process(ws, [e.notification for e in pending])
+    async def apply_a(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        attempts.append(sorted(ws.alerts))
+        if len(attempts) == 1:  # B commits between A's read and A's EXEC
+            await b.process_batch(taken_b, *keys(taken_b), apply_b)
+        pipeline.process(ws, [e.notification for e in pending])
 
-        async def apply_a(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
-            attempts.append(sorted(ws.alerts))
-            if len(attempts) == 1:  # B commits between A's read and A's EXEC
-                await b.process_batch(taken_b, *keys(taken_b), apply_b)
-            pipeline.process(ws, [e.notification for e in pending])
-
-        await a.process_batch(taken_a, *keys(taken_a), apply_a)
-        assert len(attempts) == 2
-        assert attempts[0] == []
-        assert attempts[1] != []  # the retry read what B wrote
-        assert (a.conflicts["batch"], b.conflicts["batch"]) == (1, 0)
-        metrics = build_metrics()
-        metrics.registry.register(ConflictsCollector(lambda: a.conflicts))
-        assert metrics.registry.get_sample_value("triaged_store_conflicts_total", {"operation": "batch"}) == 1
-        [incident] = await a.list_incidents(None, 10)
-        assert incident.notifications == sum(len(e.notification.alerts) for e in taken_a + taken_b)
-    finally:
-        await a.close()
-        await b.close()
+    await a.process_batch(taken_a, *keys(taken_a), apply_a)
+    assert len(attempts) == 2
+    assert attempts[0] == []
+    assert attempts[1] != []  # the retry read what B wrote
+    assert (a.conflicts["batch"], b.conflicts["batch"]) == (1, 0)
+    metrics = build_metrics()
+    metrics.registry.register(ConflictsCollector(lambda: a.conflicts))
+    assert metrics.registry.get_sample_value("triaged_store_conflicts_total", {"operation": "batch"}) == 1
+    [incident] = await a.list_incidents(None, 10)
+    assert incident.notifications == sum(len(e.notification.alerts) for e in taken_a + taken_b)
 
 
-async def test_replicas_take_turns_at_the_pipeline_and_never_recompute(settings: Settings) -> None:
+async def test_replicas_take_turns_at_the_pipeline_and_never_recompute(
+    settings: Settings, replicas: tuple[RedisStore, RedisStore]
+) -> None:
     """Two replicas' pipelines stepping at once over alerts of one group: each batch is
     computed once (no conflict), and every alert is processed."""
-    if settings.store.kind != "redis":
-        pytest.skip("SQLite has one writer: its turn is always its own")
-    from daemon.settings import RedisStoreSettings
-    from daemon.store.redis_store import RedisStore
-
-    assert isinstance(settings.store, RedisStoreSettings)
-    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
-    await a.open()
-    await b.open()
-    try:
-        names = ("firing_grouped", "firing_grouped_update", "firing_grouped_partially_resolved")
-        total = 0
-        for i, name in enumerate(names * 2):
-            notification = _notification(name, at=1_800_000_000.0 + 60 * i)
-            total += len(notification.alerts)
-            await a.append(notification)
-        pipelines = [Pipeline(a, settings, build_metrics()), Pipeline(b, settings, build_metrics())]
-        # Each takes one entry per step, so both have work at the same moment.
-        for p in pipelines:
-            p.settings = settings.model_copy(
-                update={"pipeline": settings.pipeline.model_copy(update={"batch_size": 1})}
-            )
-        taken = 0
-        while taken < total:
-            steps = await asyncio.gather(*(p.step() for p in pipelines))
-            assert any(steps)
-            taken += sum(steps)
-        assert (a.conflicts["batch"], b.conflicts["batch"]) == (0, 0)
-        assert await a.take(1000) == []
-        assert taken == total
-        assert len(await a.list_incidents(None, 10)) == 1
-    finally:
-        await a.close()
-        await b.close()
+    a, b = replicas
+    names = ("firing_grouped", "firing_grouped_update", "firing_grouped_partially_resolved")
+    total = 0
+    for i, name in enumerate(names * 2):
+        notification = _notification(name, at=1_800_000_000.0 + 60 * i)
+        total += len(notification.alerts)
+        await a.append(notification)
+    pipelines = [Pipeline(a, settings, build_metrics()), Pipeline(b, settings, build_metrics())]
+    # Each takes one entry per step, so both have work at the same moment.
+    for p in pipelines:
+        p.settings = settings.model_copy(
+            update={"pipeline": settings.pipeline.model_copy(update={"batch_size": 1})}
+        )
+    taken = 0
+    while taken < total:
+        steps = await asyncio.gather(*(p.step() for p in pipelines))
+        assert any(steps)
+        taken += sum(steps)
+    assert (a.conflicts["batch"], b.conflicts["batch"]) == (0, 0)
+    assert await a.take(1000) == []
+    assert taken == total
+    assert len(await a.list_incidents(None, 10)) == 1
 
 
 async def test_a_turn_is_released_only_by_its_holder_and_expires_with_its_holder(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    replicas: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A waiter enters when the holder leaves; a holder whose lease ran out does not
     release the next holder's turn; a holder that never leaves (dead) stalls the others
     for one lease only."""
-    if settings.store.kind != "redis":
-        pytest.skip("SQLite has one writer: its turn is always its own")
-    from daemon.settings import RedisStoreSettings
-    from daemon.store import redis_store
-    from daemon.store.redis_store import RedisStore
-
     monkeypatch.setattr(redis_store, "TURN_LEASE_SECONDS", 0.3)
-    assert isinstance(settings.store, RedisStoreSettings)
-    a, b = RedisStore(settings.store, consumer="a"), RedisStore(settings.store, consumer="b")
-    await a.open()
-    await b.open()
+    a, b = replicas
     entered: list[str] = []
 
     async def enter(store: RedisStore, name: str, hold: asyncio.Event) -> None:
@@ -367,33 +351,29 @@ async def test_a_turn_is_released_only_by_its_holder_and_expires_with_its_holder
             entered.append(name)
             await hold.wait()
 
-    try:
-        release_a, release_b = asyncio.Event(), asyncio.Event()
-        holder = asyncio.create_task(enter(a, "a", release_a))
-        await asyncio.sleep(0.05)
-        waiter = asyncio.create_task(enter(b, "b", release_b))
-        await asyncio.sleep(0.1)
-        assert entered == ["a"]  # b waits while a holds the turn
-        release_a.set()
-        await holder
-        await asyncio.sleep(0.05)
-        assert entered == ["a", "b"]
+    release_a, release_b = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(enter(a, "a", release_a))
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(enter(b, "b", release_b))
+    await asyncio.sleep(0.1)
+    assert entered == ["a"]  # b waits while a holds the turn
+    release_a.set()
+    await holder
+    await asyncio.sleep(0.05)
+    assert entered == ["a", "b"]
 
-        # b's lease runs out while b still holds on; a takes the turn; b leaving must
-        # not release a's turn.
-        await asyncio.sleep(0.35)
-        release_a.clear()
-        late = asyncio.create_task(enter(a, "a2", release_a))
-        await asyncio.sleep(0.05)
-        assert entered[-1] == "a2"
-        release_b.set()
-        await waiter
-        token = await a.client.get(a.keys.pipeline_turn)
-        assert token is not None
-        assert token.startswith(b"a:")
-        release_a.set()
-        await late
-        assert await a.client.get(a.keys.pipeline_turn) is None
-    finally:
-        await a.close()
-        await b.close()
+    # b's lease runs out while b still holds on; a takes the turn; b leaving must
+    # not release a's turn.
+    await asyncio.sleep(0.35)
+    release_a.clear()
+    late = asyncio.create_task(enter(a, "a2", release_a))
+    await asyncio.sleep(0.05)
+    assert entered[-1] == "a2"
+    release_b.set()
+    await waiter
+    token = await a.client.get(a.keys.pipeline_turn)
+    assert token is not None
+    assert token.startswith(b"a:")
+    release_a.set()
+    await late
+    assert await a.client.get(a.keys.pipeline_turn) is None
