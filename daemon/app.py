@@ -148,7 +148,8 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     """Move what start-up loaded (the model's vocabularies, modules, settings) out of the
-    garbage collector's sight, and schedule the full collection (``daemon/gc_schedule.py``).
+    garbage collector's sight, and schedule the older generations' collections
+    (``daemon/gc_schedule.py``).
 
     Why: a full collection walks every tracked object; with the model loaded that took
     40-160 ms on the event loop, every few seconds under load, and it was the whole
@@ -159,7 +160,7 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     gc.freeze()
     previous = gc_schedule.tune()
     callback = gc_schedule.observe_pauses(app[METRICS].gc_pauses)
-    full = asyncio.create_task(gc_schedule.run_full_collections(app[PIPELINE].lock), name="gc")
+    full = asyncio.create_task(gc_schedule.run_collections(app[PIPELINE].lock), name="gc")
     yield
     full.cancel()
     with contextlib.suppress(asyncio.CancelledError):
