@@ -231,6 +231,9 @@ class RedisStore:
                     break
                 await asyncio.sleep(TURN_POLL_SECONDS)
         except RedisError as err:
+            # The step's entries are delivered to us: re-read them first next time rather
+            # than leave them to a reclaim.
+            self._own_pending = True
             raise StoreUnavailable(f"redis: {err}") from err
         try:
             yield
