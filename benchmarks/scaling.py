@@ -162,9 +162,14 @@ def scrape(servers: list[Server]) -> list[dict[str, float]]:
     return out
 
 
+def processed_in(metrics: list[dict[str, float]]) -> int:
+    """Alerts processed so far, summed over the replicas' scrapes."""
+    return sum(int(metric_sum(m, "triaged_alerts_processed_total")) for m in metrics)
+
+
 def processed(servers: list[Server]) -> int:
     """Alerts processed so far, summed over replicas."""
-    return sum(int(metric_sum(m, "triaged_alerts_processed_total")) for m in scrape(servers))
+    return processed_in(scrape(servers))
 
 
 # A /metrics scrape costs a daemon about 3 ms of its core; polling each replica twice
@@ -179,7 +184,7 @@ def drain(servers: list[Server], expected: int, timeout: float = 900.0) -> float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         metrics = scrape(servers)
-        done = sum(int(metric_sum(m, "triaged_alerts_processed_total")) for m in metrics) >= expected
+        done = processed_in(metrics) >= expected
         if done and all(m.get("triaged_intake_backlog") == 0 for m in metrics):
             return time.monotonic()
         time.sleep(DRAIN_POLL_SECONDS)
@@ -197,7 +202,7 @@ def rss_mib(server: Server) -> float | None:
 def measure(servers: list[Server], workdir: Path, pin: bool, seed: int) -> dict[str, Any]:
     """The probe load, end to end, with CPU per alert summed over every replica."""
     first = scrape(servers)
-    before = sum(int(metric_sum(m, "triaged_alerts_processed_total")) for m in first)
+    before = processed_in(first)
     cpu0 = sum(s.cpu_seconds() for s in servers)
     res = post([s.base + WEBHOOK_PATH for s in servers], probe_bodies(seed), workdir, pin, conc=32)
     done = drain(servers, before + res["accepted_alerts"])

@@ -20,6 +20,14 @@ DETAIL_DEFAULT_LIMIT = 1000
 DETAIL_MAX_LIMIT = 10_000
 
 
+def _limit(request: web.Request, default: int, maximum: int) -> int:
+    """The ``limit`` query parameter: an integer from 1 to ``maximum``, else a 400."""
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise PayloadError(f"limit must be an integer from 1 to {maximum}, got {raw!r}")
+    return int(raw)
+
+
 def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
@@ -34,10 +42,7 @@ async def list_incidents(request: web.Request) -> web.Response:
         except ValueError:
             allowed = ", ".join(s.value for s in IncidentStatus)
             raise PayloadError(f"status must be one of {allowed}, got {raw_status!r}") from None
-    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise PayloadError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}")
-    incidents = await request.app[STORE].list_incidents(status, int(raw_limit))
+    incidents = await request.app[STORE].list_incidents(status, _limit(request, DEFAULT_LIMIT, MAX_LIMIT))
     return _json({"incidents": [i.summary_json() for i in incidents]})
 
 
@@ -45,10 +50,9 @@ async def get_incident(request: web.Request) -> web.Response:
     """``GET /api/v1/incidents/{id}[?limit=N]``: the incident with at most N of its alerts
     (the first to join) and N timeline events (the latest), and how many there are."""
     incident_id = request.match_info["id"]
-    raw_limit = request.query.get("limit", str(DETAIL_DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= DETAIL_MAX_LIMIT:
-        raise PayloadError(f"limit must be an integer from 1 to {DETAIL_MAX_LIMIT}, got {raw_limit!r}")
-    detail = await request.app[STORE].get_incident(incident_id, int(raw_limit))
+    detail = await request.app[STORE].get_incident(
+        incident_id, _limit(request, DETAIL_DEFAULT_LIMIT, DETAIL_MAX_LIMIT)
+    )
     if detail is None:
         raise NotFound(f"no incident {incident_id}")
     return _json(detail.to_json())
@@ -117,10 +121,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in DELIVERY_STATUSES:
         raise PayloadError(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status!r}")
-    raw_limit = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise PayloadError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}")
-    jobs = await request.app[STORE].list_deliveries(status, int(raw_limit))
+    jobs = await request.app[STORE].list_deliveries(status, _limit(request, DEFAULT_LIMIT, MAX_LIMIT))
     return _json({"deliveries": jobs})
 
 
