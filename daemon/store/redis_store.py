@@ -38,6 +38,7 @@ from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
+from daemon.store.intake_memo import IntakeMemo
 from daemon.store.redis_outbox import RedisOutbox
 from daemon.workset import DERIVED_GROUP_PREFIXES, WorkSet
 
@@ -66,6 +67,10 @@ def _put_open_groups(ws: WorkSet, groups: Sequence[str], incident_ids: Sequence[
             ws.open_groups[g] = incident_id.decode()
 
 
+def _text(entry_id: bytes | str) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
 def _consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
 
@@ -91,6 +96,9 @@ class RedisStore:
         # (exported as triaged_store_conflicts_total).
         self.conflicts: collections.Counter[str] = collections.Counter()
         self._turns = 0
+        # What this replica appended and has not taken: an entry another replica takes is
+        # never forgotten here, but the memo drops its oldest entries when full.
+        self._memo: IntakeMemo[str] = IntakeMemo()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -122,6 +130,7 @@ class RedisStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._memo.clear()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -191,9 +200,10 @@ class RedisStore:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.xadd(self.keys.intake, {"n": n, "b": codec.encode_notification(notification)})
                 pipe.incrby(self.keys.backlog, n)
-                _, backlog = await pipe.execute()
+                entry_id, backlog = await pipe.execute()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
+        self._memo.keep(_text(entry_id), notification)
         self._set_backlog(int(backlog))
         self._wakeup.set()
 
@@ -279,9 +289,12 @@ class RedisStore:
             if entries and total + size > max_alerts:
                 self._own_pending = True  # delivered to us but not taken: next time
                 break
-            eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            entries.append(IntakeEntry(eid, codec.decode_notification(fields[b"b"])))
+            eid = _text(entry_id)
+            # Appended here: the memo still holds the objects (see intake_memo.py).
+            notification = self._memo.get(eid) or codec.decode_notification(fields[b"b"])
+            entries.append(IntakeEntry(eid, notification))
             total += size
+        self._memo.forget(e.entry_id for e in entries)
         if sizes:
             self._alerts_per_entry = 0.5 * self._alerts_per_entry + 0.5 * (sum(sizes) / len(sizes))
         return entries

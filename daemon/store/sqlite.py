@@ -36,6 +36,7 @@ from daemon.errors import StoreUnavailable
 from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
+from daemon.store.intake_memo import IntakeMemo
 from daemon.store.sqlite_tx import immediate
 from daemon.store.state_cache import StateCache
 from daemon.workset import WorkSet
@@ -167,7 +168,8 @@ class SqliteStore:
         self._iconn: sqlite3.Connection | None = None  # intake file, intake thread (appends)
         self._tconn: sqlite3.Connection | None = None  # intake file, writer thread (takes)
         self._cache = StateCache()
-        self._pending: list[tuple[bytes, int, asyncio.Future[None]]] = []
+        self._pending: list[tuple[bytes, Notification, asyncio.Future[None]]] = []
+        self._memo: IntakeMemo[int] = IntakeMemo()
         self._flusher: asyncio.Task[None] | None = None
         self._cleaner: asyncio.Task[None] | None = None
         # Sizes of the entries appended or recovered and not yet applied; ``backlog`` is their sum.
@@ -259,6 +261,7 @@ class SqliteStore:
         if self._cleaner is not None:
             await asyncio.shield(self._cleaner)
         self._closed = True
+        self._memo.clear()
         pools = (
             (self._wconn, self._writer),
             (self._tconn, self._writer),
@@ -307,7 +310,7 @@ class SqliteStore:
             raise StoreUnavailable("store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         body = codec.encode_notification(notification)
-        self._pending.append((body, len(notification.alerts), future))
+        self._pending.append((body, notification, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await future
@@ -322,22 +325,26 @@ class SqliteStore:
                     if not fut.done():
                         fut.set_exception(StoreUnavailable(str(err)))
                 continue
-            for (_, n, fut), entry_id in zip(batch, ids, strict=True):
+            for (_, notification, fut), entry_id in zip(batch, ids, strict=True):
                 # The pipeline reads the intake file as soon as the append commits, and
                 # may apply the entry before this resumes: it is then no longer pending.
+                n = len(notification.alerts)
                 if entry_id > self._applied:
                     self._entry_sizes[entry_id] = n
                     self._backlog += n
+                if entry_id > self._last_taken:
+                    self._memo.keep(entry_id, notification)
                 if not fut.done():
                     fut.set_result(None)
             self._wakeup.set()
 
-    def _insert_intake(self, batch: list[tuple[bytes, int, asyncio.Future[None]]]) -> list[int]:
+    def _insert_intake(self, batch: list[tuple[bytes, Notification, asyncio.Future[None]]]) -> list[int]:
         conn = self._iconn
         assert conn is not None
         ids = []
         with immediate(conn):
-            for body, n, _ in batch:
+            for body, notification, _ in batch:
+                n = len(notification.alerts)
                 cur = conn.execute("INSERT INTO intake (n_alerts, body) VALUES (?, ?)", (n, body))
                 assert cur.lastrowid is not None
                 ids.append(cur.lastrowid)
@@ -388,16 +395,18 @@ class SqliteStore:
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """The next pending entries after the last ones handed out."""
         # Decoded on the writer thread: a thousand alerts take ~20 ms, which the event loop
-        # would otherwise spend in one piece while webhooks wait.
+        # would otherwise spend in one piece while webhooks wait. Entries appended by this
+        # process are still in the memo and need no decoding at all.
         rows = await self._write(lambda: self._decoded(self._select_intake(max_alerts)))
         if rows:
             self._last_taken = int(rows[-1].entry_id)
+            self._memo.forget(int(e.entry_id) for e in rows)
             self._wakeup.set()  # there may be more: let the worker come straight back
         return rows
 
-    @staticmethod
-    def _decoded(rows: list[tuple[int, bytes]]) -> list[IntakeEntry]:
-        return [IntakeEntry(str(i), codec.decode_notification(body)) for i, body in rows]
+    def _decoded(self, rows: list[tuple[int, bytes]]) -> list[IntakeEntry]:
+        memo = self._memo
+        return [IntakeEntry(str(i), memo.get(i) or codec.decode_notification(body)) for i, body in rows]
 
     def _select_intake(self, max_alerts: int) -> list[tuple[int, bytes]]:
         assert self._tconn is not None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
-from support import fixture_body
+from support import FIXTURES, fixture_body
 
 from daemon.config_loader import load_settings
 from daemon.metrics import ConflictsCollector, build_metrics
@@ -15,7 +16,7 @@ from daemon.models import IncidentStatus, OutboxJob
 from daemon.pipeline import Pipeline
 from daemon.settings import RedisStoreSettings, Settings
 from daemon.sources.alertmanager import parse
-from daemon.store import Store, build_store, redis_store
+from daemon.store import Store, build_store, codec, redis_store
 from daemon.store.base import IntakeEntry
 from daemon.store.redis_store import RedisStore
 from daemon.timeparse import iso
@@ -377,3 +378,58 @@ async def test_a_turn_is_released_only_by_its_holder_and_expires_with_its_holder
     release_a.set()
     await late
     assert await a.client.get(a.keys.pipeline_turn) is None
+
+
+def _fixture_notifications() -> list[Any]:
+    """Every captured webhook that carries alerts, as the edge parses it."""
+    found = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        body = json.loads(path.read_text())
+        if isinstance(body, dict) and body.get("alerts"):
+            found.append(parse(body, 1_800_000_000.25).notification)
+    return found
+
+
+async def test_a_taken_entry_is_what_decoding_its_stored_copy_gives(settings: Settings) -> None:
+    """The memo of appended notifications hands back exactly what a reopened store decodes."""
+    sent = _fixture_notifications()
+    assert len(sent) >= 10
+    first = build_store(settings.store)
+    await first.open()
+    try:
+        for n in sent:
+            await first.append(n)
+        taken = [e.notification for e in await first.take(100_000)]
+    finally:
+        await first.close()
+    assert taken == sent
+    # Kept objects, not copies: what the edge parsed is what the pipeline reads.
+    assert all(t is n for t, n in zip(taken, sent, strict=True))
+    assert taken == [codec.decode_notification(codec.encode_notification(n)) for n in sent]
+
+    # Nothing was committed: a new process reads the stored copies, and they are equal.
+    second = build_store(settings.store)
+    if settings.store.kind == "redis":
+        second = build_store(settings.store.model_copy(update={"claim_idle": 0.0}))
+    await second.open()
+    try:
+        again = [e.notification for e in await second.take(100_000)]
+    finally:
+        await second.close()
+    assert again == sent
+    assert not any(a is n for a, n in zip(again, sent, strict=True))
+
+
+async def test_entries_another_replica_appended_are_decoded(replicas: tuple[RedisStore, RedisStore]) -> None:
+    """Replica b takes what a appended (a's memo cannot help b); a's memo stays bounded."""
+    a, b = replicas
+    sent = _fixture_notifications()
+    for n in sent:
+        await a.append(n)
+    taken = [e.notification for e in await b.take(100_000)]
+    assert taken == sent
+    assert not any(t is n for t, n in zip(taken, sent, strict=True))
+    assert a._memo.alerts == sum(len(n.alerts) for n in sent)
+    a._memo.max_alerts = 3
+    await a.append(sent[0])
+    assert a._memo.alerts <= 3
