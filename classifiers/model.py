@@ -43,7 +43,7 @@ Training with severity absent means the sender's severity can never move the out
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from classifiers import word_grams
 from classifiers.features import COLUMNS, EXPR_COLUMNS, HISTORY_KEYS, NONE, to_features
 from classifiers.generations import Generations
 
@@ -260,20 +261,22 @@ class _ColumnKey:
         self.column = column
         vocabulary = getattr(transformer, "vocabulary_", None)
         analyzer = getattr(transformer, "build_analyzer", None)
-        self._vocabulary: Mapping[str, int] | None = vocabulary if analyzer is not None else None
-        self._analyze = analyzer() if analyzer is not None and vocabulary is not None else None
+        self._grams: Callable[[str], tuple[str, ...]] | None = None
+        if analyzer is not None and vocabulary is not None:
+            analyze = analyzer()
+            self._grams = word_grams.for_vectorizer(transformer) or (
+                lambda text: tuple(sorted(g for g in analyze(text) if g in vocabulary))
+            )
         self._known: Generations[str, tuple[str, ...]] = Generations(ANALYSIS_CACHE)
 
     def part(self, row: Mapping[str, float | str]) -> Any:
         value = row[self.column]
-        if self._analyze is None:
+        if self._grams is None:
             return value
         text = str(value)
         known = self._known.get(text)
         if known is None:
-            vocabulary = self._vocabulary
-            assert vocabulary is not None
-            known = tuple(sorted(g for g in self._analyze(text) if g in vocabulary))
+            known = self._grams(text)
             self._known.put(text, known)
         return known
 
