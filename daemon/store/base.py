@@ -17,8 +17,9 @@ T = TypeVar("T")
 BatchFn = Callable[[WorkSet, Sequence["IntakeEntry"]], Awaitable[T]]
 # The group keys a batch needs given the alerts' loaded states: correlation's pointers
 # (topology, similarity, storm, inhibition) matter only to alerts that may open or join
-# an incident, and a storm's alerts are mostly repeats that need none of them.
-MoreKeys = Callable[[Mapping[str, AlertState]], Iterable[str]]
+# an incident, and a storm's alerts are mostly repeats that need none of them. Awaited:
+# naming them may compute correlation keys (~20 us per new alert), in slices.
+MoreKeys = Callable[[Mapping[str, AlertState]], Awaitable[Iterable[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,8 @@ class Store(Protocol):
     ) -> T:
         """Load the state for these alerts and groups, let ``fn`` change it, commit atomically.
 
-        ``more_keys``, when given, is called with the loaded alert states and names more
-        group keys to load (as ``group_keys``, before any incident is read).
+        ``more_keys``, when given, is awaited on the event loop with the loaded alert states
+        and names more group keys to load (as ``group_keys``, before any incident is read).
 
         ``fn`` is pure (no I/O; it awaits only to let the event loop run) and may be
         called more than once: a store with

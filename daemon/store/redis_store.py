@@ -400,7 +400,7 @@ class RedisStore:
         ten correlation keys each. A storm's repeats need none of them; watching them all
         made WATCH 80% of redis-server's CPU in the storm benchmark.
         """
-        extra = [g for g in dict.fromkeys(more_keys(ws.alerts)) if g not in loaded]
+        extra = [g for g in dict.fromkeys(await more_keys(ws.alerts)) if g not in loaded]
         if not extra:
             return
         keys = [self.keys.group(g) for g in extra]

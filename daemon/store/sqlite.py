@@ -435,7 +435,14 @@ class SqliteStore:
     ) -> T:
         """Load, apply ``fn``, commit. One writer thread: no other writer can interleave."""
         fps, keys = list(dict.fromkeys(fingerprints)), list(dict.fromkeys(group_keys))
-        ws = await self._write(lambda: self._load(fps, keys, more_keys))
+        # Two reads on the writer thread, the keys that depend on the states named between
+        # them on the event loop. Nothing else writes meanwhile: the writer thread is the
+        # file's only writer, and everything that queues work on it runs under the
+        # pipeline's lock, which the caller holds.
+        ws, counters = await self._write(lambda: self._load_alerts(fps))
+        if more_keys is not None:
+            keys = list(dict.fromkeys([*keys, *await more_keys(ws.alerts)]))
+        await self._write(lambda: self._load_rest(ws, keys, counters))
         try:
             # An entry at or below the mark was committed: it must not apply again.
             result = await fn(ws, [e for e in entries if int(e.entry_id) > self._applied])
@@ -445,7 +452,8 @@ class SqliteStore:
         await self._commit_entries(ws, entries)
         return result
 
-    def _load(self, fps: list[str], keys: list[str], more_keys: MoreKeys | None = None) -> WorkSet:
+    def _load_alerts(self, fps: list[str]) -> tuple[WorkSet, dict[str, AlertCounters]]:
+        """A work set with these alerts' states, and the counters read on the way."""
         conn = self._wconn
         assert conn is not None
         ws = WorkSet()
@@ -458,8 +466,12 @@ class SqliteStore:
                 if (c := counters.get(state.fingerprint)) is not None:
                     c.apply_to_alert(state)
                 ws.alerts[state.fingerprint] = state
-        if more_keys is not None:
-            keys = list(dict.fromkeys([*keys, *more_keys(ws.alerts)]))
+        return ws, counters
+
+    def _load_rest(self, ws: WorkSet, keys: list[str], counters: dict[str, AlertCounters]) -> None:
+        """The groups' pointers, then the incidents and memberships the work set names."""
+        conn = self._wconn
+        assert conn is not None
         for chunk in _chunks(keys):
             q = f"SELECT group_key, incident_id FROM open_groups WHERE group_key IN ({_marks(len(chunk))})"
             ws.open_groups.update(conn.execute(q, chunk))
@@ -485,7 +497,6 @@ class SqliteStore:
                     if (c := counters.get(fp)) is not None:
                         c.apply_to_member(incident_id, member)
                     ws.members[(incident_id, fp)] = member
-        return ws
 
     async def _commit_entries(self, ws: WorkSet, done: Sequence[IntakeEntry]) -> None:
         """One transaction: the batch's effects and the mark of the intake entries it applied."""

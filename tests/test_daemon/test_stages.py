@@ -8,7 +8,7 @@ from daemon.matchers import parse_matcher
 from daemon.models import Alert, AlertState, AlertStatus
 from daemon.pipeline import _paging_keys
 from daemon.settings import CorrelationSettings, GroupRoute
-from daemon.stages.correlate import Grouper, Grouping
+from daemon.stages.correlate import Grouper, Grouping, Paging
 from daemon.stages.dedupe import Transition, classify, next_state
 from daemon.timeparse import parse_rfc3339
 from daemon.units import parse_duration, parse_size
@@ -56,13 +56,21 @@ def _state(*history: Alert, incident: str | None = "inc_1", suppressed: str | No
         ({"fp": _state(alert(), incident=None)}, [alert()], True),  # in no incident yet
     ],
 )
-def test_correlation_keys_are_loaded_only_for_alerts_that_may_open_or_join(
+async def test_correlation_keys_are_loaded_only_for_alerts_that_may_open_or_join(
     states: dict[str, AlertState], batch: list[Alert], loads: bool
 ) -> None:
     """A storm is mostly repeats: they need their group's pointer, not topology's or similarity's."""
-    grouping = Grouping("g", {}, False, sim_keys=("sim:a",), storm_scope="prod")
-    keys = list(_paging_keys(batch, {"fp": grouping})(states))
+    made: list[int] = []
+
+    def paging() -> Paging:
+        made.append(1)
+        return Paging(sim_keys=("sim:a",), storm_scope="prod")
+
+    grouping = Grouping("g", {}, False, paging=paging)
+    keys = list(await _paging_keys(batch, {"fp": grouping})(states))
     assert keys == (["g", "sim:a", "storm:prod"] if loads else [])
+    # A repeat never computes the part of its grouping it does not need.
+    assert made == ([1] if loads else [])
 
 
 @pytest.mark.parametrize(

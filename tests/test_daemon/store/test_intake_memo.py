@@ -8,7 +8,9 @@ from daemon.store.intake_memo import IntakeMemo
 
 def _notification(n_alerts: int) -> Notification:
     alerts = tuple(
-        Alert(f"{i:016x}", "test", AlertStatus.FIRING, {"alertname": "A", "i": str(i)}, {}, None, None, "", 1.0)
+        Alert(
+            f"{i:016x}", "test", AlertStatus.FIRING, {"alertname": "A", "i": str(i)}, {}, None, None, "", 1.0
+        )
         for i in range(n_alerts)
     )
     return Notification("test", 1.0, alerts)
