@@ -11,8 +11,9 @@ of the model's cost per new alert. Two facts make most of that work unnecessary:
   summary), so each is tokenized once and remembered.
 - A token outside the vocabulary is in no n-gram of the vocabulary, when the vocabulary
   was pruned by ``min_df`` alone from candidates that include every token: an n-gram
-  occurs in at most as many documents as each of its tokens. So such a token (a host name) only separates n-grams; it is replaced by
-  a separator, and texts that differ only there share one computation.
+  occurs in at most as many documents as each of its tokens. So such a token (a host
+  name) only separates n-grams; it is replaced by a separator, and texts that differ
+  only there share one computation.
 
 Exact only when the analyzer is built that way: a space-free token pattern, no accent
 stripping, stop words, custom tokenizer or preprocessor (``for_vectorizer`` returns

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from daemon.correlation_settings import CorrelationSettings
 from daemon.incident_state import reopen, resolve
@@ -41,6 +42,7 @@ from daemon.stages.suppress import Suppressor
 from daemon.stages.topology import Footprint, Topology, slots
 from daemon.workset import WorkSet
 
+T = TypeVar("T")
 ALL_LABELS = "..."
 ACTOR = "triaged"
 MAX_ENTITIES = 32  # per incident, for naming the likely cause
@@ -70,6 +72,17 @@ class Paging:
             for key in self.footprint.register_keys():
                 keys += slots(key) if key.startswith("topo:up:") else [key]
         return keys
+
+
+class _FromPaging(Generic[T]):
+    """A ``Grouping`` attribute that is read from its paging part (computing it if needed)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, grouping: Any, owner: type | None = None) -> T:
+        value: T = getattr(grouping.paging, self.name)
+        return value
 
 
 class Grouping:
@@ -118,33 +131,13 @@ class Grouping:
             self._load_keys = tuple(dict.fromkeys([self.key, *self.paging.keys()]))
         return self._load_keys
 
-    @property
-    def footprint(self) -> Footprint | None:
-        return self.paging.footprint
-
-    @property
-    def text(self) -> str:
-        return self.paging.text
-
-    @property
-    def sim_keys(self) -> tuple[str, ...]:
-        return self.paging.sim_keys
-
-    @property
-    def storm_scope(self) -> str:
-        return self.paging.storm_scope
-
-    @property
-    def inhibit_sources(self) -> tuple[str, ...]:
-        return self.paging.inhibit_sources
-
-    @property
-    def inhibit_targets(self) -> tuple[tuple[int, str], ...]:
-        return self.paging.inhibit_targets
-
-    @property
-    def topo_lookup(self) -> tuple[str, ...]:
-        return self.paging.topo_lookup
+    footprint: _FromPaging[Footprint | None] = _FromPaging()
+    text: _FromPaging[str] = _FromPaging()
+    sim_keys: _FromPaging[tuple[str, ...]] = _FromPaging()
+    storm_scope: _FromPaging[str] = _FromPaging()
+    inhibit_sources: _FromPaging[tuple[str, ...]] = _FromPaging()
+    inhibit_targets: _FromPaging[tuple[tuple[int, str], ...]] = _FromPaging()
+    topo_lookup: _FromPaging[tuple[str, ...]] = _FromPaging()
 
 
 @dataclass(frozen=True, slots=True)
