@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
+from faults.proxy import TcpProxy
+from pydantic import SecretStr
 from support import FIXTURES, fixture_body
 
 from daemon.config_loader import load_settings
+from daemon.errors import StoreUnavailable
 from daemon.metrics import ConflictsCollector, build_metrics
 from daemon.models import IncidentStatus, OutboxJob
 from daemon.pipeline import Pipeline
@@ -433,3 +436,40 @@ async def test_entries_another_replica_appended_are_decoded(replicas: tuple[Redi
     a._memo.max_alerts = 3
     await a.append(sent[0])
     assert a._memo.alerts <= 3
+
+
+async def test_entries_taken_before_redis_fails_during_the_turn_are_taken_again_at_once(
+    settings: Settings,
+) -> None:
+    """A replica whose Redis stops answering while it waits for the turn holds entries
+    delivered to it; once Redis answers again it takes them back first, without waiting
+    for another replica to reclaim them after ``claim_idle``."""
+    if not isinstance(settings.store, RedisStoreSettings):
+        pytest.skip("SQLite has no turns")
+    holder = RedisStore(settings.store, consumer="holder")
+    await holder.open()
+    assert settings.store.url.get_secret_value().startswith("redis://127.0.0.1:")
+    port = int(settings.store.url.get_secret_value().rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(port)
+    await proxy.start()
+    through = settings.store.model_copy(update={"url": SecretStr(proxy.url), "timeout": 0.3})
+    waiter = RedisStore(through, consumer="waiter")
+    await waiter.open()
+    try:
+        sent = _notification("firing_grouped")
+        await waiter.append(sent)
+        [entry] = await waiter.take(1000)
+        await holder.client.set(holder.keys.pipeline_turn, b"holder:1", px=10_000)
+        proxy.blackhole = True
+        with pytest.raises(StoreUnavailable):
+            async with waiter.turn():
+                pytest.fail("the turn was held by another replica")
+        proxy.blackhole = False
+        await holder.client.delete(holder.keys.pipeline_turn)
+        again = await waiter.take(1000)
+        assert [e.entry_id for e in again] == [entry.entry_id]
+        assert again[0].notification == sent
+    finally:
+        await waiter.close()
+        await proxy.close()
+        await holder.close()
