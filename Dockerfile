@@ -47,7 +47,8 @@ WORKDIR /var/lib/triaged
 USER 10001:10001
 VOLUME ["/var/lib/triaged"]
 EXPOSE 9795
-HEALTHCHECK --interval=30s --timeout=3s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9795/healthz', timeout=2)"
+# Follows the config's listen address and TLS (daemon/health_cli.py).
+HEALTHCHECK --interval=30s --timeout=5s \
+  CMD ["triaged", "health", "--config", "/etc/triaged/triaged.yaml"]
 ENTRYPOINT ["triaged"]
 CMD ["serve", "--config", "/etc/triaged/triaged.yaml"]

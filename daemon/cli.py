@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -26,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     serve.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
+    health = sub.add_parser("health", help="exit 0 when this machine's daemon answers /healthz (HEALTHCHECK)")
+    health.add_argument("--config", type=Path, help="the daemon's config (its listen address and TLS)")
+    health.add_argument("--url", help="the daemon's base URL (default: from the config's listen and tls)")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer")
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     replay = sub.add_parser(
@@ -89,8 +94,9 @@ def run(argv: list[str]) -> int:
     try:
         if args.command == "serve":
             return _serve(args.config, args.listen)
-        if args.command == "check-config":
-            return _check_config(args.file)
+        simple = _SIMPLE.get(args.command)
+        if simple is not None:
+            return simple(args)
         if args.command == "feedback-export":
             from daemon.feedback_export import export
 
@@ -149,6 +155,12 @@ def _settings(path: Path | None) -> Settings:
     if path is None and os.environ.get("TRIAGED_CONFIG"):
         path = Path(os.environ["TRIAGED_CONFIG"])
     return load_settings(path, os.environ)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from daemon.health_cli import probe
+
+    return probe(_settings(args.config), args.url, args.timeout)
 
 
 def _check_config(path: Path) -> int:
@@ -228,3 +240,10 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
+
+
+# Commands that only read their config: one line each in ``run``.
+_SIMPLE: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check-config": lambda args: _check_config(args.file),
+    "health": _health,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path, PurePosixPath
 
@@ -88,3 +89,14 @@ def test_image_defaults_demand_a_token() -> None:
     tokens = "[{name: ops, token: 0123456789abcdef0123, scopes: [admin]}]"
     secured = load_settings(REPO / "config" / "triaged.yaml", {**env, "TRIAGED_API__TOKENS": tokens})
     assert preflight(secured) is None  # no TLS configured: plain HTTP, but authenticated
+
+
+def test_the_healthcheck_reads_the_config_the_daemon_serves_with() -> None:
+    """The probe follows the config's listen address and TLS (`triaged health`), not a fixed URL."""
+    stage = final_stage()
+    [check] = [rest for op, rest in stage if op == "HEALTHCHECK"]
+    [cmd] = [rest for op, rest in stage if op == "CMD"]
+    probe = json.loads(check.split("CMD", 1)[1])
+    serve = json.loads(cmd)
+    assert probe[:2] == ["triaged", "health"]
+    assert probe[probe.index("--config") + 1] == serve[serve.index("--config") + 1]

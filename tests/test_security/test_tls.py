@@ -59,11 +59,28 @@ def test_https_listener_verified_against_its_certificate(tmp_path: Path) -> None
         # Plain HTTP on the TLS port gets no HTTP answer.
         with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
             _get(f"http://127.0.0.1:{port}/healthz", None)
+        # The image's HEALTHCHECK follows the config: HTTPS here, on this port.
+        health = _health(cfg)
+        assert health.returncode == 0, health.stderr
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
         log.close()
     assert '"tls": true' in (tmp_path / "d.log").read_text()
+    down = _health(cfg)
+    assert down.returncode == 1
+    assert f"https://127.0.0.1:{port}/healthz: no answer" in down.stderr
+    assert "Traceback" not in down.stderr
+
+
+def _health(cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [triaged_executable(), "health", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
 
 
 def test_bad_certificate_or_key_is_a_config_error(tmp_path: Path) -> None:
