@@ -36,7 +36,7 @@ from daemon.errors import StoreUnavailable
 from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
-from daemon.store import codec
+from daemon.store import codec, redis_packing
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.redis_outbox import RedisOutbox
@@ -113,6 +113,7 @@ class RedisStore:
             health_check_interval=10,
             decode_responses=False,
         )
+        redis_packing.pack_with_hiredis(self._client.connection_pool)
         self.outbox = RedisOutbox(self._client, self.keys, self._retention)
         with contextlib.suppress(StoreUnavailable):
             await self._ensure_group()
