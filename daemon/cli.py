@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 
 from daemon import incidents_cli, silences_cli
+from daemon.cli_http import http_url, seconds
 from daemon.config_loader import load_settings
 from daemon.errors import ConfigError, StoreUnavailable
 from daemon.logs import configure_logging
@@ -29,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT, overrides the config's listen")
     health = sub.add_parser("health", help="exit 0 when this machine's daemon answers /healthz (HEALTHCHECK)")
     health.add_argument("--config", type=Path, help="the daemon's config (its listen address and TLS)")
-    health.add_argument("--url", help="the daemon's base URL (default: from the config's listen and tls)")
-    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer")
+    health.add_argument(
+        "--url", type=http_url, help="the daemon's base URL (default: from the config's listen and tls)"
+    )
+    health.add_argument("--timeout", type=seconds, default=2.0, help="seconds to wait for the answer")
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     replay = sub.add_parser(

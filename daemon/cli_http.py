@@ -5,9 +5,12 @@ Synchronous urllib on purpose: one request per command, no event loop to manage.
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -18,6 +21,30 @@ TOKEN_ENV = "TRIAGED_API_TOKEN"
 
 class CommandFailed(Exception):
     """An error to print as one line (HTTP status and the API's message, or why no answer)."""
+
+
+def http_url(text: str) -> str:
+    """``--url`` of every command that talks to a daemon: an http(s) URL with a host, or a
+    usage error (urllib would raise ValueError at the request, as a traceback)."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({err})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected http://HOST:PORT or https://HOST:PORT, got {text!r}")
+    return text
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``), or a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def base_url(url: str | None, settings: Settings) -> str:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.cli_http import CommandFailed, base_url, call
+from daemon.cli_http import CommandFailed, base_url, call, http_url
 from daemon.models import PRIORITIES
 from daemon.settings import Settings
 
@@ -53,7 +53,9 @@ def add_parser(sub: Any) -> None:
     assign.add_argument("--assignee")
     assign.add_argument("--note", default="")
     for action in actions.choices.values():
-        action.add_argument("--url", help="the daemon's base URL (default: http://<listen> of the config)")
+        action.add_argument(
+            "--url", type=http_url, help="the daemon's base URL (default: http://<listen> of the config)"
+        )
         action.add_argument("--config", type=Path, help="the daemon's config")
         action.add_argument("--actor", default=None, help="who acts (default: $USER)")
 

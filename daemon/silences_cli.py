@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from daemon.cli_http import CommandFailed, base_url, call
+from daemon.cli_http import CommandFailed, base_url, call, http_url
 from daemon.settings import Settings
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -34,7 +34,9 @@ def add_parser(sub: Any) -> None:
     expire = actions.add_parser("expire", help="end a silence now")
     expire.add_argument("id")
     for action in actions.choices.values():
-        action.add_argument("--url", help="the daemon's base URL (default: http://<listen> of the config)")
+        action.add_argument(
+            "--url", type=http_url, help="the daemon's base URL (default: http://<listen> of the config)"
+        )
         action.add_argument("--config", type=Path, help="the daemon's config")
 
 

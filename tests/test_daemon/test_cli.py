@@ -137,3 +137,22 @@ def test_explain_shows_priority_and_reasons(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "cannot read" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_commands_that_call_a_daemon_refuse_a_bad_url_or_timeout_with_a_usage_error() -> None:
+    """Not a URL, not http(s), a broken IPv6 host, a port out of range, a timeout that is not
+    a positive number: exit 2 naming the argument, never a traceback."""
+    cases = [
+        (["health", "--url", "notaurl"], "argument --url: expected http://HOST:PORT"),
+        (["health", "--url", "http://[::1"], "argument --url: 'http://[::1' is not a URL"),
+        (["health", "--url", "http://h:99999"], "is not a URL (Port out of range"),
+        (["health", "--timeout", "-1"], "argument --timeout: expected a positive number of seconds"),
+        (["health", "--timeout", "nan"], "expected a positive number of seconds, got 'nan'"),
+        (["incidents", "ls", "--url", "ftp://x"], "argument --url: expected http://HOST:PORT"),
+        (["silences", "ls", "--url", "http://[::1"], "is not a URL (Invalid IPv6 URL)"),
+    ]
+    for args, expected in cases:
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
