@@ -263,10 +263,7 @@ class _ColumnKey:
         analyzer = getattr(transformer, "build_analyzer", None)
         self._grams: Callable[[str], tuple[str, ...]] | None = None
         if analyzer is not None and vocabulary is not None:
-            analyze = analyzer()
-            self._grams = word_grams.for_vectorizer(transformer) or (
-                lambda text: tuple(sorted(g for g in analyze(text) if g in vocabulary))
-            )
+            self._grams = word_grams.for_vectorizer(transformer) or _analyzed(analyzer(), vocabulary)
         self._known: Generations[str, tuple[str, ...]] = Generations(ANALYSIS_CACHE)
 
     def part(self, row: Mapping[str, float | str]) -> Any:
@@ -279,6 +276,13 @@ class _ColumnKey:
             known = self._grams(text)
             self._known.put(text, known)
         return known
+
+
+def _analyzed(
+    analyze: Callable[[str], list[str]], vocabulary: Mapping[str, int]
+) -> Callable[[str], tuple[str, ...]]:
+    """scikit-learn's analyzer filtered by the vocabulary: for analyzers ``word_grams`` cannot mirror."""
+    return lambda text: tuple(sorted(g for g in analyze(text) if g in vocabulary))
 
 
 def _key_plan(cols: ColumnTransformer) -> list[_ColumnKey]:

@@ -696,12 +696,10 @@ class RedisStore:
         group = next((g for g in groups if g["name"] == CONSUMER_GROUP.encode()), None)
         if group is None:
             return
-        last = group["last-delivered-id"]
-        last = last.decode() if isinstance(last, bytes) else str(last)
+        last = _text(group["last-delivered-id"])
         summary = await self.client.xpending(k.intake, CONSUMER_GROUP)
         if summary["pending"]:
-            lowest = summary["min"]
-            min_id = lowest.decode() if isinstance(lowest, bytes) else str(lowest)
+            min_id = _text(summary["min"])
         else:
             ms, _, seq = last.partition("-")
             min_id = f"{ms}-{int(seq or 0) + 1}"
