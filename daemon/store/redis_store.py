@@ -40,6 +40,7 @@ from daemon.store import codec, redis_packing
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.redis_outbox import RedisOutbox
+from daemon.task_stop import cancel_and_wait
 from daemon.workset import DERIVED_GROUP_PREFIXES, WorkSet
 
 T = TypeVar("T")
@@ -99,6 +100,7 @@ class RedisStore:
         # What this replica appended and has not taken: an entry another replica takes is
         # never forgotten here, but the memo drops its oldest entries when full.
         self._memo: IntakeMemo[str] = IntakeMemo()
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class RedisStore:
             decode_responses=False,
         )
         redis_packing.pack_with_hiredis(self._client.connection_pool)
+        self._closing = False
         self.outbox = RedisOutbox(self._client, self.keys, self._retention)
         with contextlib.suppress(StoreUnavailable):
             await self._ensure_group()
@@ -125,11 +128,8 @@ class RedisStore:
 
     async def close(self) -> None:
         """Stop background work and disconnect."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._closing = True
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         self._memo.clear()
         if self._client is not None:
@@ -148,7 +148,8 @@ class RedisStore:
         return self._client
 
     async def _every(self, period: float, fn: Callable[[], Any]) -> None:
-        while True:
+        # The flag ends the loop even if close()'s cancellation was lost (see task_stop).
+        while not self._closing:
             await asyncio.sleep(period)
             try:
                 await fn()
