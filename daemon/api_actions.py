@@ -17,8 +17,6 @@ from daemon.keys import PIPELINE, SETTINGS, STORE
 from daemon.models import Incident
 
 INBOUND_MAX_BODY = 1024 * 1024
-# Incidents scanned to find a ticket's incident (inbound webhooks are human-rate).
-INBOUND_SCAN = 5000
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -115,18 +113,8 @@ async def inbound(request: web.Request) -> web.Response:
 
 
 async def _find(request: web.Request, connector: str, ref: str) -> str | None:
-    """The incident whose ticket in ``connector`` is ``ref`` (any of its ids, keys or number).
-
-    Newest incidents first, only those routed to the connector; tickets are kept with
-    the outbox, so each candidate's detail is read. Inbound webhooks come at human rate;
-    an index from ticket to incident would make this O(1) (not built).
-    """
-    store = request.app[STORE]
-    for incident in await store.list_incidents(None, INBOUND_SCAN):
-        if connector not in incident.external:
-            continue
-        detail = await store.get_incident(incident.id)
-        ticket = detail.incident.external.get(connector) if detail else None
-        if isinstance(ticket, dict) and ref in {str(v) for v in ticket.values() if isinstance(v, str | int)}:
-            return incident.id
-    return None
+    """The incident whose ticket in ``connector`` is ``ref`` (the ``IncidentRef.key`` its
+    open stored), from the store's ticket index: trackers send webhooks for every ticket
+    of a project, and a scan of recent incidents both cost O(incidents) per webhook and
+    missed tickets older than the scan's window."""
+    return await request.app[STORE].incident_of_ticket(connector, ref)

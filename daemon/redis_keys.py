@@ -23,11 +23,17 @@ Why each key exists and how long it lives:
   A stream was the first idea, but per-incident order with delayed retries needs
   queues with due times, which a stream does not have.
 - ``refs:{incident}`` (hash connector -> ticket reference): expires with the incident.
+- ``tickets`` (hash ``[connector, ticket key]`` as JSON -> incident id): finds the incident
+  a tracker's inbound webhook is about; entries whose incident expired are swept by
+  housekeeping, a few hundred at a time. ``tickets:indexed`` marks that the refs written
+  before this index existed were added to it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import orjson
 
 CONSUMER_GROUP = "pipeline"
 
@@ -110,3 +116,18 @@ class RedisKeys:
     def refs(self, incident_id: str) -> str:
         """An incident's tickets, per connector."""
         return f"{self.prefix}:refs:{incident_id}"
+
+    @property
+    def tickets(self) -> str:
+        """Ticket -> incident index (fields: ``ticket_field``)."""
+        return f"{self.prefix}:tickets"
+
+    @property
+    def tickets_indexed(self) -> str:
+        """Set once the refs older than the ticket index were added to it."""
+        return f"{self.prefix}:tickets:indexed"
+
+    @staticmethod
+    def ticket_field(connector: str, key: str) -> bytes:
+        """The ``tickets`` field of a connector's ticket (JSON: no separator to escape)."""
+        return orjson.dumps([connector, key])

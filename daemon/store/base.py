@@ -137,6 +137,11 @@ class Store(Protocol):
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark a job done; an ``open`` records ``ref`` as the incident's ticket."""
 
+    async def incident_of_ticket(self, connector: str, key: str) -> str | None:
+        """The incident whose ticket in ``connector`` has ``key`` (``IncidentRef.key``, what
+        a tracker's inbound webhook names), or None. An index, not a scan: a tracker sends
+        webhooks for every ticket of a project, most of them not ours."""
+
     async def retry_delivery(self, job: DeliveryJob, delay: float, error: str) -> None:
         """Count an attempt and make the job due again after ``delay`` seconds."""
 

@@ -125,9 +125,11 @@ class RedisOutbox:
         """Done: remember the ticket of an open, advance the queue."""
         try:
             if job.action == "open" and ref is not None:
-                await self.client.hset(
-                    self.keys.refs(job.incident_id), job.connector, codec.dump(codec.ref_to_json(ref))
-                )
+                k, doc = self.keys, codec.dump(codec.ref_to_json(ref))
+                async with self.client.pipeline(transaction=True) as pipe:
+                    pipe.hset(k.refs(job.incident_id), job.connector, doc)
+                    pipe.hset(k.tickets, k.ticket_field(job.connector, ref.key), job.incident_id)
+                    await pipe.execute()
             await self._advance(job, "done", "")
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err

@@ -51,6 +51,8 @@ ENTRIES_PER_TAKE = 200
 IDLE_POLL = 0.05  # other replicas' appends are seen by polling this often when idle
 BACKLOG_REFRESH = 0.2
 HOUSEKEEPING_EVERY = 5.0
+# Ticket index entries checked per housekeeping round (every HOUSEKEEPING_EVERY seconds).
+TICKETS_SWEPT = 500
 DONE_TTL = 86400  # seconds a committed entry's marker outlives the entry
 # The pipeline's turn among replicas (``turn``): a lease, so a replica that dies holding
 # it stalls the others for at most this long; a waiter asks again this often, and after
@@ -66,6 +68,17 @@ def _put_open_groups(ws: WorkSet, groups: Sequence[str], incident_ids: Sequence[
     for g, incident_id in zip(groups, incident_ids, strict=False):
         if incident_id:
             ws.open_groups[g] = incident_id.decode()
+
+
+async def _batched(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
+    batch: list[T] = []
+    async for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _text(entry_id: bytes | str) -> str:
@@ -101,6 +114,8 @@ class RedisStore:
         # never forgotten here, but the memo drops its oldest entries when full.
         self._memo: IntakeMemo[str] = IntakeMemo()
         self._closing = False
+        self._tickets_cursor = 0
+        self._tickets_ready = False  # a Redis down at open: housekeeping indexes them later
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -121,6 +136,7 @@ class RedisStore:
         with contextlib.suppress(StoreUnavailable):
             await self._ensure_group()
             await self._refresh_backlog()
+            await self._index_tickets()
         self._tasks = [
             asyncio.create_task(self._every(BACKLOG_REFRESH, self._refresh_backlog)),
             asyncio.create_task(self._every(HOUSEKEEPING_EVERY, self._housekeeping)),
@@ -661,6 +677,72 @@ class RedisStore:
         """Due outbox jobs, in order per (incident, connector), leased (any replica)."""
         return await self.outbox.claim(limit, lease)
 
+    async def incident_of_ticket(self, connector: str, key: str) -> str | None:
+        """The ticket index's incident, if that incident has not expired since."""
+        k = self.keys
+        field = k.ticket_field(connector, key)
+        try:
+            found = await self.client.hget(k.tickets, field)
+            if found is None:
+                return None
+            incident_id = _text(found)
+            if await self.client.exists(k.incident(incident_id)):
+                return incident_id
+            await self.client.hdel(k.tickets, field)
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return None
+
+    async def _index_tickets(self) -> None:
+        """Once per Redis: add the tickets stored before the index existed (from ``refs:*``).
+
+        Replicas starting together may both run it; each HSET writes the same value.
+        """
+        if self._tickets_ready:
+            return
+        k = self.keys
+        try:
+            if await self.client.exists(k.tickets_indexed):
+                self._tickets_ready = True
+                return
+            added = 0
+            prefix = k.refs("")
+            async for batch in _batched(self.client.scan_iter(match=f"{prefix}*", count=1000), 500):
+                reader = self.client.pipeline(transaction=False)
+                for key in batch:
+                    reader.hgetall(key)
+                fields: dict[bytes, bytes] = {}
+                for key, refs in zip(batch, await reader.execute(), strict=True):
+                    incident_id = _text(key)[len(prefix) :]
+                    for connector, doc in refs.items():
+                        ticket = str(orjson.loads(doc)["key"])
+                        fields[k.ticket_field(_text(connector), ticket)] = incident_id.encode()
+                if fields:
+                    await self.client.hset(k.tickets, mapping=fields)
+                    added += len(fields)
+            await self.client.set(k.tickets_indexed, b"1")
+            self._tickets_ready = True
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        if added:
+            log.info("tickets_indexed", tickets=added)
+
+    async def _sweep_tickets(self) -> None:
+        """Drop a few hundred index entries whose incident expired, resuming where the last
+        sweep stopped: one pass over the index takes many housekeeping rounds, never a stall."""
+        k = self.keys
+        cursor, fields = await self.client.hscan(k.tickets, self._tickets_cursor, count=TICKETS_SWEPT)
+        self._tickets_cursor = int(cursor)
+        if not fields:
+            return
+        names = list(fields)
+        reader = self.client.pipeline(transaction=False)
+        for name in names:
+            reader.exists(k.incident(fields[name].decode()))
+        gone = [n for n, alive in zip(names, await reader.execute(), strict=True) if not alive]
+        if gone:
+            await self.client.hdel(k.tickets, *gone)
+
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark a job done (and remember the ticket of an open)."""
         await self.outbox.finish(job, ref)
@@ -688,6 +770,8 @@ class RedisStore:
         try:
             await self._trim_intake()
             await self._sweep_index()
+            await self._index_tickets()
+            await self._sweep_tickets()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
 

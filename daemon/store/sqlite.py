@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 
 # 2: alert_counters, and the intake in a file of its own (a schema-1 file's pending
 # intake moves there when it is opened; its documents hold the counters until rewritten).
-SCHEMA_VERSION = 2
+# 3: tickets, the index from a tracker's ticket key to its incident (filled from refs).
+SCHEMA_VERSION = 3
 SCHEMA = """
 -- The highest intake entry whose effects are committed in this file.
 CREATE TABLE IF NOT EXISTS intake_applied (
@@ -116,6 +117,13 @@ CREATE TABLE IF NOT EXISTS refs (
     doc BLOB NOT NULL,
     PRIMARY KEY (incident_id, connector)
 );
+-- A tracker's inbound webhook names its ticket: this finds the incident without a scan.
+CREATE TABLE IF NOT EXISTS tickets (
+    connector TEXT NOT NULL,
+    key TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    PRIMARY KEY (connector, key)
+) WITHOUT ROWID;
 """
 INTAKE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake (
@@ -210,7 +218,10 @@ class SqliteStore:
                 f"{self.path} was written by a newer triaged (schema {version} > {SCHEMA_VERSION})"
             )
         conn.executescript(SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version < 3:
+            with immediate(conn):
+                sqlite_outbox.index_tickets(conn)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
 
     def _connect_intake(self) -> sqlite3.Connection:
@@ -621,6 +632,12 @@ class SqliteStore:
         for connector, view in external.items():
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
         return IncidentDetail(incident, alerts, events, alerts_total, timeline_total)
+
+    async def incident_of_ticket(self, connector: str, key: str) -> str | None:
+        """The incident whose ticket in ``connector`` has ``key`` (one index lookup)."""
+        query = "SELECT incident_id FROM tickets WHERE connector = ? AND key = ?"
+        row = await self._read(lambda: self._rconn_().execute(query, (connector, key)).fetchone())
+        return row[0] if row else None
 
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due outbox jobs, in order per (incident, connector), leased."""

@@ -76,6 +76,19 @@ def finish(conn: sqlite3.Connection, job: DeliveryJob, ref: IncidentRef | None) 
                 "INSERT OR REPLACE INTO refs (incident_id, connector, doc) VALUES (?, ?, ?)",
                 (job.incident_id, job.connector, codec.dump(codec.ref_to_json(ref))),
             )
+            conn.execute(
+                "INSERT OR REPLACE INTO tickets (connector, key, incident_id) VALUES (?, ?, ?)",
+                (job.connector, ref.key, job.incident_id),
+            )
+
+
+def index_tickets(conn: sqlite3.Connection) -> None:
+    """Fill ``tickets`` from the ``refs`` of a file written before it existed (schema 3)."""
+    rows = conn.execute("SELECT incident_id, connector, doc FROM refs").fetchall()
+    conn.executemany(
+        "INSERT OR IGNORE INTO tickets (connector, key, incident_id) VALUES (?, ?, ?)",
+        [(connector, str(orjson.loads(doc)["key"]), incident_id) for incident_id, connector, doc in rows],
+    )
 
 
 def retry(conn: sqlite3.Connection, job: DeliveryJob, delay: float, error: str) -> None:

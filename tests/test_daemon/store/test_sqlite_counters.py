@@ -13,7 +13,7 @@ from daemon.pipeline import Pipeline
 from daemon.settings import Settings
 from daemon.sources.alertmanager import parse
 from daemon.store.base import IntakeEntry
-from daemon.store.sqlite import SqliteStore
+from daemon.store.sqlite import SCHEMA_VERSION, SqliteStore
 from daemon.workset import WorkSet
 
 T0 = 1_800_000_000.0
@@ -94,6 +94,6 @@ async def test_a_schema_1_file_reads_its_documents_and_counts_on(
     try:
         assert await _receive_count(store, fp) == 2
         with sqlite3.connect(path) as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         await store.close()
