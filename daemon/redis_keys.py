@@ -12,7 +12,10 @@ Why each key exists and how long it lives:
   resolves, kept while firing.
 - ``group:{group key}`` (string): the open incident of a group; deleted at resolve.
 - ``incident:{id}`` (string), ``members:{id}`` (hash fingerprint -> membership),
-  ``events:{id}`` (list): an incident; expire ``retention`` after it resolves.
+  ``joined:{id}`` (sorted set of fingerprints by first_seen, so that a view reads
+  ``limit`` members, not all), ``events:{id}`` (list): an incident; expire ``retention``
+  after it resolves. An incident older than ``joined`` has fewer entries there than
+  members, and is read whole as before.
 - ``incidents`` and ``incidents:{status}`` (sorted sets by open time): listing indexes;
   ids of expired incidents are swept by housekeeping.
 - ``outbox:job:{key}`` (hash, TTL once done): one delivery to a tracker, keyed by its
@@ -78,6 +81,10 @@ class RedisKeys:
     def members(self, incident_id: str) -> str:
         """An incident's alerts."""
         return f"{self.prefix}:members:{incident_id}"
+
+    def joined(self, incident_id: str) -> str:
+        """An incident's alerts in join order (fingerprint scored by first_seen)."""
+        return f"{self.prefix}:joined:{incident_id}"
 
     def events(self, incident_id: str) -> str:
         """An incident's timeline."""

@@ -163,7 +163,8 @@ async def _resolve_if_still_due(pipeline: Pipeline, incident_id: str, now: float
 async def _final(pipeline: Pipeline, incident_id: str) -> str:
     """Follow ``merged_into`` (a target may itself have been merged since)."""
     for _ in range(8):
-        detail = await pipeline.store.get_incident(incident_id)
+        # limit=1: only the incident's document is wanted, not a storm's 100,000 members.
+        detail = await pipeline.store.get_incident(incident_id, limit=1)
         nxt = detail.incident.correlation.get("merged_into") if detail else None
         if not nxt:
             break

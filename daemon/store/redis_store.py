@@ -33,7 +33,7 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
+from daemon.models import Incident, IncidentAlert, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec, redis_packing
@@ -485,6 +485,11 @@ class RedisStore:
             members.setdefault(incident_id, {})[fp] = codec.encode_member(ws.members[(incident_id, fp)])
         for incident_id, fields in members.items():
             pipe.hset(k.members(incident_id), mapping=fields)
+        joined: dict[str, dict[str, float]] = {}
+        for incident_id, fp in ws.dirty_members:
+            joined.setdefault(incident_id, {})[fp] = ws.members[(incident_id, fp)].first_seen
+        for incident_id, scores in joined.items():
+            pipe.zadd(k.joined(incident_id), scores)
         self._queue_groups(pipe, ws)
         events: dict[str, list[bytes]] = {}
         for incident_id, event in ws.events:
@@ -541,6 +546,7 @@ class RedisStore:
         for key in (
             k.incident(incident.id),
             k.members(incident.id),
+            k.joined(incident.id),
             k.events(incident.id),
             k.refs(incident.id),
         ):
@@ -620,18 +626,15 @@ class RedisStore:
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.get(k.incident(incident_id))
-                pipe.hgetall(k.members(incident_id))
+                pipe.zrange(k.joined(incident_id), 0, -1 if limit is None else limit - 1)
+                pipe.zcard(k.joined(incident_id))
+                pipe.hlen(k.members(incident_id))
                 pipe.lrange(k.events(incident_id), 0 if limit is None else -limit, -1)
                 pipe.llen(k.events(incident_id))
-                doc, members_raw, events_raw, timeline_total = await pipe.execute()
+                doc, fps, n_joined, alerts_total, events_raw, timeline_total = await pipe.execute()
             if not doc:
                 return None
-            members = sorted(
-                (codec.decode_member(v) for v in members_raw.values()),
-                key=lambda m: (m.first_seen, m.fingerprint),
-            )
-            alerts_total = len(members)
-            members = members[:limit]
+            members = await self._members_in_join_order(incident_id, fps, n_joined == alerts_total, limit)
             states_raw = await self.client.mget([k.alert(m.fingerprint) for m in members]) if members else []
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
@@ -650,6 +653,21 @@ class RedisStore:
         for connector, view in external.items():
             incident.external[connector] = {**incident.external.get(connector, {}), **view}
         return IncidentDetail(incident, alerts, events, alerts_total, int(timeline_total))
+
+    async def _members_in_join_order(
+        self, incident_id: str, fps: list[bytes], indexed: bool, limit: int | None
+    ) -> list[IncidentAlert]:
+        """The first ``limit`` members by (first_seen, fingerprint): through ``joined``
+        when it holds every member, else (an incident from before it) all, sorted here."""
+        key = self.keys.members(incident_id)
+        if indexed:
+            docs = await self.client.hmget(key, fps) if fps else []
+            return [codec.decode_member(d) for d in docs if d]
+        members = sorted(
+            (codec.decode_member(v) for v in (await self.client.hgetall(key)).values()),
+            key=lambda m: (m.first_seen, m.fingerprint),
+        )
+        return members[:limit]
 
     async def timeline_since(
         self, incident_id: str, cursor: int, kinds: Container[str] | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -46,7 +47,8 @@ log = structlog.get_logger(__name__)
 
 # 2: alert_counters, and the intake in a file of its own (a schema-1 file's pending
 # intake moves there when it is opened; its documents hold the counters until rewritten).
-# 3: tickets, the index from a tracker's ticket key to its incident (filled from refs).
+# 3: tickets, the index from a tracker's ticket key to its incident (filled from refs);
+# incident_alerts without rowid and with first_seen, indexed (rebuilt from its documents).
 SCHEMA_VERSION = 3
 SCHEMA = """
 -- The highest intake entry whose effects are committed in this file.
@@ -77,13 +79,17 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_by_status ON incidents (status, opened_at);
 CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (opened_at);
+-- first_seen, a copy of the document's, orders an incident's alerts for the API by
+-- index: a view reads ``limit`` rows, not a storm incident's hundred thousand.
 CREATE TABLE IF NOT EXISTS incident_alerts (
     incident_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
+    first_seen REAL NOT NULL,
     doc BLOB NOT NULL,
     PRIMARY KEY (incident_id, fingerprint)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incident_alerts_by_fp ON incident_alerts (fingerprint);
+CREATE INDEX IF NOT EXISTS incident_alerts_by_join ON incident_alerts (incident_id, first_seen, fingerprint);
 CREATE TABLE IF NOT EXISTS open_groups (
     group_key TEXT PRIMARY KEY,
     incident_id TEXT NOT NULL
@@ -217,6 +223,8 @@ class SqliteStore:
             raise StoreUnavailable(
                 f"{self.path} was written by a newer triaged (schema {version} > {SCHEMA_VERSION})"
             )
+        # Each step is idempotent and commits alone; user_version moves only after the last.
+        _rebuild_members(conn)
         conn.executescript(SCHEMA)
         if version < 3:
             with immediate(conn):
@@ -592,15 +600,12 @@ class SqliteStore:
             row = conn.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if row is None:
                 return None
-            members = [
-                codec.decode_member(doc)
-                for (doc,) in conn.execute(
-                    "SELECT doc FROM incident_alerts WHERE incident_id = ?", (incident_id,)
-                )
-            ]
-            members.sort(key=lambda m: (m.first_seen, m.fingerprint))
-            alerts_total = len(members)
-            members = members[:limit]
+            # In join order by index, then cut: only ``limit`` documents are decoded.
+            ordered = "SELECT doc FROM incident_alerts WHERE incident_id = ? ORDER BY first_seen, fingerprint"
+            page = conn.execute(ordered + " LIMIT ?", (incident_id, -1 if limit is None else limit))
+            members = [codec.decode_member(doc) for (doc,) in page]
+            count = "SELECT count(*) FROM incident_alerts WHERE incident_id = ?"
+            alerts_total = conn.execute(count, (incident_id,)).fetchone()[0]
             states = {}
             fps = [m.fingerprint for m in members]
             counters = _counters(conn, fps)
@@ -740,13 +745,41 @@ class SqliteStore:
         return result
 
 
+def _rebuild_members(conn: sqlite3.Connection) -> None:
+    """Schema 3: copy a rowid ``incident_alerts`` into its new layout (``first_seen`` from
+    each document). A crash rolls it back whole; the next open starts it again."""
+    columns = [c[1] for c in conn.execute("PRAGMA table_info(incident_alerts)")]
+    if not columns or "first_seen" in columns:
+        return
+    t0 = time.perf_counter()
+    with immediate(conn):
+        _copy_members(conn)
+    n = conn.execute("SELECT count(*) FROM incident_alerts").fetchone()[0]
+    log.info("sqlite_members_rebuilt", rows=n, seconds=round(time.perf_counter() - t0, 2))
+
+
+def _copy_members(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE incident_alerts_3 (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+        " first_seen REAL NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (incident_id, fingerprint)) WITHOUT ROWID"
+    )
+    rows = conn.execute("SELECT incident_id, fingerprint, doc FROM incident_alerts")
+    while batch := rows.fetchmany(10_000):
+        conn.executemany(
+            "INSERT INTO incident_alerts_3 VALUES (?, ?, ?, ?)",
+            [(i, fp, float(orjson.loads(doc)["first_seen"]), doc) for i, fp, doc in batch],
+        )
+    conn.execute("DROP TABLE incident_alerts")
+    conn.execute("ALTER TABLE incident_alerts_3 RENAME TO incident_alerts")
+
+
 class _Rows:
     """A work set's changes as SQL parameter rows, encoded outside the write transaction."""
 
     def __init__(self) -> None:
         self.alerts: list[tuple[str, bytes]] = []
         self.incidents: list[tuple[str, str, str, float, bytes]] = []
-        self.members: list[tuple[str, str, bytes]] = []
+        self.members: list[tuple[str, str, float, bytes]] = []
         self.counters: list[AlertCounters] = []
         self.groups: list[tuple[str, str | None]] = []
         self.events: list[tuple[str, bytes]] = []
@@ -760,7 +793,10 @@ class _Rows:
             (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
             for i in (ws.incidents[x] for x in ws.dirty_incidents)
         ]
-        rows.members = [(k[0], k[1], codec.encode_member(ws.members[k])) for k in ws.whole_members()]
+        rows.members = [
+            (k[0], k[1], m.first_seen, codec.encode_member(m))
+            for k, m in ((k, ws.members[k]) for k in ws.whole_members())
+        ]
         rows.counters = ws.counters()
         rows.groups = [(key, ws.open_groups.get(key)) for key in ws.dirty_groups]
         rows.events = [(i, codec.encode_event(e)) for i, e in ws.events]
@@ -789,8 +825,9 @@ class _Rows:
             self.incidents,
         )
         conn.executemany(
-            "INSERT INTO incident_alerts (incident_id, fingerprint, doc) VALUES (?, ?, ?)"
-            " ON CONFLICT (incident_id, fingerprint) DO UPDATE SET doc = excluded.doc",
+            "INSERT INTO incident_alerts (incident_id, fingerprint, first_seen, doc) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (incident_id, fingerprint)"
+            " DO UPDATE SET first_seen = excluded.first_seen, doc = excluded.doc",
             self.members,
         )
         for key, incident_id in self.groups:
