@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 # 2: alert_counters, and the intake in a file of its own (a schema-1 file's pending
 # intake moves there when it is opened; its documents hold the counters until rewritten).
 # 3: tickets, the index from a tracker's ticket key to its incident (filled from refs);
-# incident_alerts without rowid and with first_seen, indexed (rebuilt from its documents).
+# incident_alerts with first_seen, indexed for the view (rebuilt from its documents).
 SCHEMA_VERSION = 3
 SCHEMA = """
 -- The highest intake entry whose effects are committed in this file.
@@ -80,14 +80,16 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE INDEX IF NOT EXISTS incidents_by_status ON incidents (status, opened_at);
 CREATE INDEX IF NOT EXISTS incidents_by_opened ON incidents (opened_at);
 -- first_seen, a copy of the document's, orders an incident's alerts for the API by
--- index: a view reads ``limit`` rows, not a storm incident's hundred thousand.
+-- index: a view reads ``limit`` rows, not a storm incident's hundred thousand. A rowid
+-- table: WITHOUT ROWID (the documents in the key's B-tree) wrote a storm's memberships
+-- at 50 us each against 27 (benchmarks/README.md, session 10).
 CREATE TABLE IF NOT EXISTS incident_alerts (
     incident_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     first_seen REAL NOT NULL,
     doc BLOB NOT NULL,
     PRIMARY KEY (incident_id, fingerprint)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS incident_alerts_by_fp ON incident_alerts (fingerprint);
 CREATE INDEX IF NOT EXISTS incident_alerts_by_join ON incident_alerts (incident_id, first_seen, fingerprint);
 CREATE TABLE IF NOT EXISTS open_groups (
@@ -746,8 +748,8 @@ class SqliteStore:
 
 
 def _rebuild_members(conn: sqlite3.Connection) -> None:
-    """Schema 3: copy a rowid ``incident_alerts`` into its new layout (``first_seen`` from
-    each document). A crash rolls it back whole; the next open starts it again."""
+    """Schema 3: copy ``incident_alerts`` into its new layout (``first_seen`` from each
+    document). A crash rolls it back whole; the next open starts it again."""
     columns = [c[1] for c in conn.execute("PRAGMA table_info(incident_alerts)")]
     if not columns or "first_seen" in columns:
         return
@@ -761,7 +763,7 @@ def _rebuild_members(conn: sqlite3.Connection) -> None:
 def _copy_members(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE incident_alerts_3 (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL,"
-        " first_seen REAL NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (incident_id, fingerprint)) WITHOUT ROWID"
+        " first_seen REAL NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (incident_id, fingerprint))"
     )
     rows = conn.execute("SELECT incident_id, fingerprint, doc FROM incident_alerts")
     while batch := rows.fetchmany(10_000):

@@ -109,7 +109,6 @@ async def test_a_schema_2_file_is_rebuilt_and_reads_the_same(
     with sqlite3.connect(path) as conn:
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'incident_alerts'").fetchone()[0]
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(incident_alerts)")}
-    assert "WITHOUT ROWID" in sql
     assert "first_seen" in sql
     assert {"incident_alerts_by_fp", "incident_alerts_by_join"} <= indexes
 
