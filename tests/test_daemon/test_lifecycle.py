@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -233,3 +234,46 @@ async def test_stakeholder_summary_is_sent_once_per_period(
     assert len(tickets(trackers["team-b"])) == 1  # same period: nothing more
     clock.advance(3600)
     await wait_until(lambda: len(tickets(trackers["team-b"])) == 2)
+
+
+async def test_escalation_survives_restarts_and_runs_each_step_once(
+    make_client: Callable[..., Awaitable[Client]], trackers: dict[str, TestServer]
+) -> None:
+    """The escalation timer lives in the stored incident: a daemon restarted after the step
+    was due applies it; one restarted after it ran does not apply it again, and goes on
+    to the next step when that is due."""
+    clock = OffsetClock()
+    config = {
+        "connectors": connectors(trackers),
+        "routing": {**ROUTING, "escalation": "standard"},
+        "escalation": ESCALATION,
+    }
+
+    async def kinds(client: Client) -> list[str]:
+        return [e["kind"] for e in (await only_incident(client))["timeline"]]
+
+    first = await make_client(clock=clock, **config)
+    await send(first, body("HighErrorRate", service="web", cluster="dev", severity="warning"))
+    await first.close()  # down before the first step is due
+
+    clock.advance(16 * 60)
+    second = await make_client(clock=clock, **config)
+    await wait_until(partial(_has, second, "escalated", 1))
+    await wait_until(lambda: len(tickets(trackers["pager"])) == 1)
+    await second.close()
+
+    clock.advance(4 * 60)  # 20 min: the second step (after 30m) is not due
+    third = await make_client(clock=clock, **config)
+    await asyncio.sleep(2.5)  # upkeep's first full scan has run
+    assert (await kinds(third)).count("escalated") == 1
+    assert len(tickets(trackers["pager"])) == 1
+    clock.advance(11 * 60)
+    await wait_until(partial(_has, third, "escalated", 2))
+    incident = await only_incident(third)
+    assert incident["team"] == "leads"
+    await asyncio.sleep(1.5)
+    assert (await kinds(third)).count("escalated") == 2
+
+
+async def _has(client: Client, kind: str, n: int) -> bool:
+    return [e["kind"] for e in (await only_incident(client))["timeline"]].count(kind) == n
