@@ -98,6 +98,11 @@ async def send(
         ) as resp:
             raw = await resp.read()
             status, resp_headers = resp.status, resp.headers
+    except aiohttp.ClientConnectorCertificateError as err:
+        why = getattr(err.certificate_error, "verify_message", "") or type(err.certificate_error).__name__
+        raise ConnectorUnavailable(
+            f"{what}: TLS certificate not trusted ({why}); a tracker behind a private CA needs ca_file"
+        ) from None
     except aiohttp.ClientConnectorError as err:
         raise ConnectorUnavailable(f"{what}: cannot connect ({err.os_error.strerror})") from None
     except (TimeoutError, aiohttp.ServerTimeoutError):

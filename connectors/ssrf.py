@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl as ssl_module
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -184,8 +185,8 @@ class GuardedResolver(AbstractResolver):
 class GuardedConnector(aiohttp.TCPConnector):
     """A TCP connector whose name resolution goes through ``GuardedResolver`` and knows its policy."""
 
-    def __init__(self, policy: TargetPolicy) -> None:
-        super().__init__(resolver=GuardedResolver(policy))
+    def __init__(self, policy: TargetPolicy, ssl: ssl_module.SSLContext | bool = True) -> None:
+        super().__init__(resolver=GuardedResolver(policy), ssl=ssl)
         self.policy = policy
 
 

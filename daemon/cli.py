@@ -183,15 +183,15 @@ def _check_config(path: Path) -> int:
 
 async def _connector_checks(settings: Settings) -> dict[str, str | None]:
     """Each tracker's healthcheck: credentials and permissions of the real write path."""
-    import aiohttp
-
-    from connectors.ssrf import guarded_connector
     from daemon.deliveries import build_connectors, healthchecks
+    from daemon.outbound_sessions import OutboundSessions
     from daemon.tls import target_policy
 
-    connector = guarded_connector(target_policy(settings))
-    async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": "triaged"}) as session:
-        return await healthchecks(build_connectors(settings, session))
+    sessions = OutboundSessions(target_policy(settings))
+    try:
+        return await healthchecks(build_connectors(settings, sessions))
+    finally:
+        await sessions.close()
 
 
 def _serve(config: Path | None, listen: str | None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
 import structlog
 from aiohttp import web
 
@@ -13,8 +12,8 @@ from connectors import CONNECTORS
 from connectors.base import Connector
 from connectors.delivery import DeliveryMetrics, DeliveryPolicy, DeliveryWorker
 from connectors.errors import ConnectorError
-from connectors.ssrf import guarded_connector
 from daemon.keys import DELIVERY, METRICS, SETTINGS, STORE
+from daemon.outbound_sessions import OutboundSessions
 from daemon.settings import DeliverySettings, Settings
 from daemon.tls import target_policy
 
@@ -22,13 +21,13 @@ log = structlog.get_logger(__name__)
 HEALTHCHECK_TIMEOUT = 15.0
 
 
-def build_connectors(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Connector]:
+def build_connectors(settings: Settings, sessions: OutboundSessions) -> dict[str, Connector]:
     """One connector instance per enabled tracker in the config (no I/O happens here)."""
     built: dict[str, Connector] = {}
     for name, entry in settings.connectors.items():
         if entry.enabled:
             cls = CONNECTORS[entry.kind]
-            built[name] = cls(cls.Config.model_validate(entry.options()), session)
+            built[name] = cls(cls.Config.model_validate(entry.options()), sessions.for_connector(entry))
     return built
 
 
@@ -68,10 +67,8 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     # Every address DNS returns is checked at connect time (SSRF guard, docs/security.md).
-    session = aiohttp.ClientSession(
-        connector=guarded_connector(target_policy(settings)), headers={"User-Agent": "triaged"}
-    )
-    connectors = build_connectors(settings, session)
+    sessions = OutboundSessions(target_policy(settings))
+    connectors = build_connectors(settings, sessions)
     worker = DeliveryWorker(
         app[STORE],
         connectors,
@@ -86,7 +83,7 @@ async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
     stop.set()
     checks.cancel()
     await asyncio.gather(task, checks, return_exceptions=True)
-    await session.close()
+    await sessions.close()
 
 
 async def _log_healthchecks(connectors: dict[str, Connector]) -> None:

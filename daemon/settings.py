@@ -24,6 +24,7 @@ from daemon.correlation_settings import CorrelationSettings, GroupRoute  # noqa:
 from daemon.lifecycle_settings import EscalationSettings, Route, RoutingSettings, StakeholderSettings
 from daemon.matchers import Matcher, check_matchers, parse_matcher
 from daemon.models import check_priority
+from daemon.outbound_sessions import ca_context
 from daemon.units import ByteSize, Duration
 
 DEFAULT_PORT = 9795
@@ -299,6 +300,16 @@ class ConnectorSettings(BaseModel):
     # Two-way sync: the secret the tracker signs its webhooks with (or its token), for
     # POST /api/v1/inbound/<name> (docs/inbound.md); unset: inbound refused.
     inbound_secret: SecretStr | None = None
+    # PEM file of the CA(s) that sign the tracker's certificate (an on-premises Jira or
+    # ServiceNow behind a private CA); these replace the system's roots for this tracker.
+    ca_file: Path | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _valid_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            ca_context(value)  # refused now, not at the first delivery
+        return value
 
     @field_validator("matchers")
     @classmethod
