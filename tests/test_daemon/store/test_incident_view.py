@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_daemon.store.conftest import Downgraded
 
 from daemon.models import AlertStatus, Incident, IncidentAlert, IncidentStatus
 from daemon.settings import Settings
@@ -19,14 +20,6 @@ from daemon.store.redis_store import RedisStore
 from daemon.workset import WorkSet
 
 N = 60
-
-
-@pytest.fixture
-async def store(make_settings: Callable[..., Settings], store_config: dict[str, Any]) -> AsyncIterator[Store]:
-    s = build_store(make_settings(store=store_config).store)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def _members() -> list[IncidentAlert]:
@@ -75,30 +68,25 @@ async def test_the_view_holds_the_first_to_join_and_counts_all(store: Store) -> 
 
 
 async def test_a_schema_2_file_is_rebuilt_and_reads_the_same(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    sqlite_downgraded: Downgraded, tmp_path: Path
 ) -> None:
-    path = tmp_path / "v2.db"
-    config = {"kind": "sqlite", "path": str(path), "synchronous": "normal"}
-    store = build_store(make_settings(store=config).store)
-    await store.open()
-    await _incident(store, "i1", _members())
-    before = await store.get_incident("i1", limit=9)
-    await store.close()
-    with sqlite3.connect(path) as conn:  # schema 2's rowid layout, without first_seen
-        conn.executescript(
-            """
-            CREATE TABLE old (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, doc BLOB NOT NULL,
-                              PRIMARY KEY (incident_id, fingerprint));
-            INSERT INTO old SELECT incident_id, fingerprint, doc FROM incident_alerts;
-            DROP TABLE incident_alerts;
-            ALTER TABLE old RENAME TO incident_alerts;
-            CREATE INDEX incident_alerts_by_fp ON incident_alerts (fingerprint);
-            PRAGMA user_version=2;
-            """
-        )
+    async def fill(store: Store) -> IncidentDetail | None:
+        await _incident(store, "i1", _members())
+        return await store.get_incident("i1", limit=9)
 
-    store = build_store(make_settings(store=config).store)
-    await store.open()
+    # Schema 2's table, without first_seen.
+    store, before = await sqlite_downgraded(
+        fill,
+        """
+        CREATE TABLE old (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL, doc BLOB NOT NULL,
+                          PRIMARY KEY (incident_id, fingerprint));
+        INSERT INTO old SELECT incident_id, fingerprint, doc FROM incident_alerts;
+        DROP TABLE incident_alerts;
+        ALTER TABLE old RENAME TO incident_alerts;
+        CREATE INDEX incident_alerts_by_fp ON incident_alerts (fingerprint);
+        PRAGMA user_version=2;
+        """,
+    )
     try:
         after = await store.get_incident("i1", limit=9)
         assert after is not None
@@ -106,10 +94,10 @@ async def test_a_schema_2_file_is_rebuilt_and_reads_the_same(
         assert (after.alerts, after.alerts_total) == (before.alerts, before.alerts_total)
     finally:
         await store.close()
-    with sqlite3.connect(path) as conn:
-        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'incident_alerts'").fetchone()[0]
+    with sqlite3.connect(tmp_path / "older.db") as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(incident_alerts)")}
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(incident_alerts)")}
-    assert "first_seen" in sql
+    assert "first_seen" in columns
     assert {"incident_alerts_by_fp", "incident_alerts_by_join"} <= indexes
 
 

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import pytest
 
 from connectors.base import IncidentRef, IncidentRequest
 from daemon.models import OutboxJob
-from daemon.settings import Settings
-from daemon.store import Store, build_store
+from daemon.store import Store
 from daemon.store.codec import request_to_json
 from daemon.workset import WorkSet
-
-
-@pytest.fixture
-async def store(make_settings: Callable[..., Settings], store_config: dict[str, Any]) -> AsyncIterator[Store]:
-    """An opened store of each kind."""
-    s = build_store(make_settings(store=store_config).store)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def job(incident: str, connector: str, action: str, rev: int) -> OutboxJob:

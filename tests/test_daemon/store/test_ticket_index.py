@@ -3,12 +3,11 @@ incident in one lookup, on both stores, for tickets stored before the index exis
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from test_daemon.store.conftest import Downgraded
 
 from connectors.base import IncidentRef, IncidentRequest
 from daemon.models import Incident, IncidentStatus, OutboxJob
@@ -17,14 +16,6 @@ from daemon.store import Store, build_store
 from daemon.store.codec import request_to_json
 from daemon.store.redis_store import RedisStore
 from daemon.workset import WorkSet
-
-
-@pytest.fixture
-async def store(make_settings: Callable[..., Settings], store_config: dict[str, Any]) -> AsyncIterator[Store]:
-    s = build_store(make_settings(store=store_config).store)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _open_ticket(store: Store, incident_id: str, connector: str, key: str) -> None:
@@ -57,21 +48,12 @@ async def test_a_ticket_key_finds_its_incident_and_nothing_else_does(store: Stor
     assert await store.incident_of_ticket("jira", "https://tracker.example/OPS-7") is None
 
 
-async def test_a_schema_2_file_is_indexed_when_opened(
-    make_settings: Callable[..., Settings], tmp_path: Path
-) -> None:
-    path = tmp_path / "v2.db"
-    config = {"kind": "sqlite", "path": str(path), "synchronous": "normal"}
-    store = build_store(make_settings(store=config).store)
-    await store.open()
-    await _open_ticket(store, "i1", "jira", "OPS-7")
-    await store.close()
-    with sqlite3.connect(path) as conn:  # what schema 2 left: refs, no index
-        conn.execute("DROP TABLE tickets")
-        conn.execute("PRAGMA user_version=2")
+async def test_a_schema_2_file_is_indexed_when_opened(sqlite_downgraded: Downgraded) -> None:
+    async def fill(store: Store) -> None:
+        await _open_ticket(store, "i1", "jira", "OPS-7")
 
-    store = build_store(make_settings(store=config).store)
-    await store.open()
+    # What schema 2 left: refs, no index.
+    store, _ = await sqlite_downgraded(fill, "DROP TABLE tickets; PRAGMA user_version=2;")
     try:
         assert await store.incident_of_ticket("jira", "OPS-7") == "i1"
     finally:
