@@ -11,8 +11,9 @@ Alertmanager does). A webhook the daemon refuses (503/429) is retried after its
 ``Retry-After``, as Alertmanager retries, so "nothing lost" is checked end to end.
 
 Each configuration is a fresh daemon process pinned to core 0; the load generator and
-an API prober (``GET /api/v1/incidents?limit=10`` every 100 ms) run in a separate
-process on core 1. Two correlation configurations are run per store:
+an API prober (``GET /api/v1/incidents?limit=10`` every 100 ms, then the view of the
+largest incident listed) run in a separate process on core 1. Two correlation
+configurations are run per store:
 
 * ``grouping``: storm detection and topology off, so the expected incidents are known
   exactly: one per group, holding exactly that group's fingerprints;
@@ -186,6 +187,8 @@ class LoadResult:
     late_ms: list[float] = field(default_factory=list)  # how far behind schedule a send started
     probe_ms: list[float] = field(default_factory=list)
     probe_errors: int = 0
+    view_ms: list[float] = field(default_factory=list)  # the largest incident's view
+    view_alerts: int = 0  # that incident's alerts at the last view
     first_send: float = 0.0
     last_done: float = 0.0
 
@@ -221,17 +224,35 @@ async def _send(session: aiohttp.ClientSession, url: str, hook: Webhook, t0: flo
 
 
 async def _probe(session: aiohttp.ClientSession, url: str, stop: asyncio.Event, res: LoadResult) -> None:
-    """The API as an SRE's dashboard sees it during the storm: one small listing every 100 ms."""
+    """The API as an SRE's dashboard sees it during the storm: every 100 ms one small listing,
+    then the view of the largest incident listed (a storm incident's, once there is one)."""
+    base = url.split("/api/", 1)[0]
     while not stop.is_set():
         started = time.perf_counter()
+        listed: list[dict[str, Any]] = []
         try:
             async with session.get(url) as resp:
-                await resp.read()
+                raw = await resp.read()
                 ok = resp.status == 200
+            if ok:
+                listed = json.loads(raw)["incidents"]
         except (aiohttp.ClientError, TimeoutError):
             ok = False
         res.probe_ms.append((time.perf_counter() - started) * 1000.0)
         res.probe_errors += not ok
+        if listed:
+            largest = max(listed, key=lambda i: i["alert_count"])
+            started = time.perf_counter()
+            try:
+                async with session.get(f"{base}/api/v1/incidents/{largest['id']}") as resp:
+                    raw = await resp.read()
+                    ok = resp.status == 200
+                if ok:
+                    res.view_alerts = json.loads(raw)["alerts_total"]
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            res.view_ms.append((time.perf_counter() - started) * 1000.0)
+            res.probe_errors += not ok
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PROBE_EVERY)
 
@@ -411,6 +432,9 @@ def summarize(
         "api_p50_ms": round(percentile(probe_ms, 50), 1),
         "api_p99_ms": round(percentile(probe_ms, 99), 1),
         "api_max_ms": round(probe_ms[-1], 1) if probe_ms else None,
+        "view_p99_ms": round(percentile(sorted(res.view_ms), 99), 1),
+        "view_max_ms": round(max(res.view_ms), 1) if res.view_ms else None,
+        "view_alerts": res.view_alerts,
         "backlog_at_load_end": at_load_end.get("triaged_intake_backlog"),
         "drained": drained_at is not None,
         "drain_after_load_s": round(drained_at - res.last_done, 1) if drained_at else None,
@@ -431,6 +455,8 @@ COLUMNS = (
     ("hook p99 ms", "webhook_p99_ms"),
     ("API p50 ms", "api_p50_ms"),
     ("API p99 ms", "api_p99_ms"),
+    ("view p99 ms", "view_p99_ms"),
+    ("view alerts", "view_alerts"),
     ("backlog@end", "backlog_at_load_end"),
     ("drain s", "drain_after_load_s"),
     ("processed/s", "processed_alerts_per_s"),
