@@ -115,8 +115,8 @@ class Store(Protocol):
         """Newest first, optionally of one status."""
 
     async def get_incident(self, incident_id: str, limit: int | None = None) -> IncidentDetail | None:
-        """One incident with its alerts and timeline, or None. With ``limit``, at most that
-        many alerts (the first to join) and timeline events (the latest), and the totals:
+        """One incident with its alerts and timeline, or None. With ``limit`` (at least 1), at
+        most that many alerts (the first to join) and timeline events (the latest), and the totals:
         an incident may hold 10,000 alerts, and reading them all for one API view took
         0.45 s of the process's one Python thread."""
 

@@ -622,6 +622,8 @@ class RedisStore:
 
     async def get_incident(self, incident_id: str, limit: int | None = None) -> IncidentDetail | None:
         """The incident, its members (with alert states) and timeline, from one MULTI snapshot."""
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")  # -0 would mean "all" below
         k = self.keys
         try:
             async with self.client.pipeline(transaction=True) as pipe:
