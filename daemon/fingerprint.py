@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-_FNV_OFFSET = 0xCBF29CE484222325
-_FNV_PRIME = 0x100000001B3
-_MASK = 0xFFFFFFFFFFFFFFFF
-_SEP = 0xFF
+from fnv_c import fnv1a_64
 
 
 def label_fingerprint(labels: Mapping[str, str]) -> str:
@@ -15,12 +12,10 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
 
     This is Prometheus' ``model.LabelSet.Fingerprint``; computing it ourselves means a
     sender that omits or mangles ``fingerprint`` still maps onto the same alert, and
-    alerts from other sources get an identity of the same kind.
+    alerts from other sources get an identity of the same kind. The hash runs in C
+    (fnv-c): byte by byte in Python it cost ~20 us an alert, the edge's largest cost
+    per new alert; the bytes are joined first, which is the same stream. A label that
+    cannot be UTF-8 (a lone surrogate) raises ``UnicodeEncodeError``, a ``ValueError``.
     """
-    h = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode():
-                h = ((h ^ byte) * _FNV_PRIME) & _MASK
-            h = ((h ^ _SEP) * _FNV_PRIME) & _MASK
-    return f"{h:016x}"
+    data = b"".join([b"%s\xff%s\xff" % (name.encode(), labels[name].encode()) for name in sorted(labels)])
+    return f"{fnv1a_64(data):016x}"
