@@ -10,7 +10,7 @@ from daemon.fingerprint import label_fingerprint
 
 
 def reference(labels: dict[str, str]) -> str:
-    """``model.LabelSet.Fingerprint`` as Prometheus states it: FNV-1a 64, names sorted, 0xff after each part."""
+    """``model.LabelSet.Fingerprint`` as Prometheus states it: FNV-1a 64, sorted, 0xff after each part."""
     h = 0xCBF29CE484222325
     for name in sorted(labels):
         for part in (name, labels[name]):
@@ -36,5 +36,5 @@ def test_known_values() -> None:
 
 def test_a_lone_surrogate_is_a_value_error() -> None:
     """The parsers catch ``ValueError`` to reject one alert of a batch by position."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="surrogate"):
         label_fingerprint({"alertname": "\ud800"})
