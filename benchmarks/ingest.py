@@ -978,24 +978,26 @@ def servers_for(
         pin,
     )
     servers = [(noop, False)]
-    triaged = Path(sys.executable).with_name("triaged")
     for store in stores:
-        port = free_port()
-        config = workdir / f"triaged-b{batch}-{store}.yaml"
-        if store == "sqlite":
-            section = f"{{path: {json.dumps(str(workdir / f'store-b{batch}' / 'triaged.db'))}}}"
-        else:
-            section = f"{{kind: redis, url: {json.dumps(redis_url)}, prefix: bench-b{batch}}}"
-        config.write_text(f"store: {section}\nlogging: {{level: warning, format: json}}\n{extra_config}\n")
-        daemon = Server(
-            f"triaged-{store}",
-            [str(triaged), "serve", "--config", str(config), "--listen", f"{HOST}:{port}"],
-            port,
-            workdir,
-            pin,
-        )
+        daemon = triaged_server(store, f"b{batch}", workdir, pin, redis_url, extra_config)
         servers.append((daemon, True))
     return servers
+
+
+def triaged_server(
+    store: str, run: str, workdir: Path, pin: bool, redis_url: str | None, extra_config: str = ""
+) -> Server:
+    """``triaged serve`` on a fresh SQLite file or Redis prefix (named after ``run``), quiet logs."""
+    port = free_port()
+    config = workdir / f"triaged-{run}-{store}.yaml"
+    if store == "sqlite":
+        section = f"{{path: {json.dumps(str(workdir / f'store-{run}' / 'triaged.db'))}}}"
+    else:
+        section = f"{{kind: redis, url: {json.dumps(redis_url)}, prefix: bench-{run}}}"
+    config.write_text(f"store: {section}\nlogging: {{level: warning, format: json}}\n{extra_config}\n")
+    triaged = Path(sys.executable).with_name("triaged")
+    argv = [str(triaged), "serve", "--config", str(config), "--listen", f"{HOST}:{port}"]
+    return Server(f"triaged-{store}", argv, port, workdir, pin)
 
 
 class RedisForBench:

@@ -23,12 +23,11 @@ Connectors only translate; every policy lives here, once:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -60,6 +59,10 @@ class Outbox(Protocol):
 
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due jobs, at most the oldest pending one per (incident, connector), leased."""
+
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Return when new jobs were enqueued here, or after ``timeout`` (jobs retried or
+        enqueued elsewhere come due without a signal)."""
 
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark done; for an ``open``, remember ``ref`` as the incident's ticket."""
@@ -190,8 +193,7 @@ class DeliveryWorker:
                 log.exception("delivery_step_failed")
                 done = 0
             if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.policy.idle_poll)
+                await _idle(stop, self.outbox.wait_for_deliveries(self.policy.idle_poll))
 
     async def step(self) -> int:
         """Claim a batch of due jobs and perform them; returns how many were claimed."""
@@ -293,6 +295,15 @@ class DeliveryWorker:
         m.requests.labels(connector=job.connector, action=job.action, outcome=outcome).inc()
         m.seconds.labels(connector=job.connector, action=job.action).observe(time.perf_counter() - t0)
         m.circuit.labels(connector=job.connector).set(breaker.state)
+
+
+async def _idle(stop: asyncio.Event, wake: Coroutine[Any, Any, None]) -> None:
+    """Until ``stop`` is set or ``wake`` returns (new jobs, or the poll interval passed)."""
+    waiter = asyncio.ensure_future(wake)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiter, stopper):
+        task.cancel()
 
 
 def _in_flight_grace(connector: Connector, err: ConnectorUnavailable) -> float:

@@ -134,6 +134,11 @@ class Store(Protocol):
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due outbox jobs, at most the oldest pending one per (incident, connector), leased."""
 
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Return when this process committed deliveries since the last call, or after
+        ``timeout``; the delivery worker claims at once instead of at its next poll
+        (an incident's first tracker call waited up to ``idle_poll`` for it)."""
+
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark a job done; an ``open`` records ``ref`` as the incident's ticket."""
 

@@ -40,6 +40,7 @@ from daemon.store import codec, redis_packing
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.redis_outbox import RedisOutbox
+from daemon.store.wakeup import Wakeup
 from daemon.task_stop import cancel_and_wait
 from daemon.workset import DERIVED_GROUP_PREFIXES, WorkSet
 
@@ -100,6 +101,7 @@ class RedisStore:
         self._backlog = 0
         self._backlog_seq = 0
         self._wakeup = asyncio.Event()
+        self._deliveries = Wakeup()  # this replica enqueued deliveries: its worker claims at once
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
         self._own_pending = True  # re-read our own pending entries before new ones
@@ -406,6 +408,8 @@ class RedisStore:
             if n_done:
                 pipe.decrby(k.backlog, n_done)
             replies = await pipe.execute()
+        if jobs:
+            self._deliveries.set()
         if n_done:
             self._set_backlog(int(replies[-1]))
         return result
@@ -581,6 +585,8 @@ class RedisStore:
                     except WatchError:
                         self.conflicts["incident"] += 1
                         continue
+                    if jobs:
+                        self._deliveries.set()
                     return result
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
@@ -763,6 +769,11 @@ class RedisStore:
         if gone:
             await self.client.hdel(k.tickets, *gone)
 
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Wake when this replica enqueued deliveries, or after ``timeout`` (other replicas'
+        jobs and retries coming due are found by that poll)."""
+        await self._deliveries.wait(timeout)
+
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark a job done (and remember the ticket of an open)."""
         await self.outbox.finish(job, ref)
@@ -781,7 +792,10 @@ class RedisStore:
 
     async def retry_dead_letter(self, job_id: str) -> bool:
         """Make a dead letter pending again."""
-        return await self.outbox.requeue(job_id)
+        requeued = await self.outbox.requeue(job_id)
+        if requeued:
+            self._deliveries.set()
+        return requeued
 
     # -- housekeeping ------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.sqlite_tx import immediate
 from daemon.store.state_cache import StateCache
+from daemon.store.wakeup import Wakeup
 from daemon.workset import WorkSet
 
 T = TypeVar("T")
@@ -195,6 +196,7 @@ class SqliteStore:
         self._applied = 0  # intake_applied.upto, as committed
         self._cleaned = 0  # intake entries up to here are deleted
         self._wakeup = asyncio.Event()
+        self._deliveries = Wakeup()  # a commit enqueued deliveries: the worker claims at once
         self._closed = True
 
     # -- lifecycle -------------------------------------------------------------------
@@ -531,6 +533,8 @@ class SqliteStore:
                 self._last_taken = min(self._last_taken, min(entry_ids) - 1)
             raise
         self._cache.committed(ws)
+        if ws.outbox:
+            self._deliveries.set()
         if entry_ids:
             # An entry applied before its append's bookkeeping resumed is not counted yet:
             # the append sees it applied and never counts it.
@@ -650,6 +654,10 @@ class SqliteStore:
         """Due outbox jobs, in order per (incident, connector), leased."""
         return await self._write(lambda: sqlite_outbox.claim(self._conn(), limit, lease))
 
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Wake when a commit enqueued deliveries (or after ``timeout``: retries come due)."""
+        await self._deliveries.wait(timeout)
+
     async def finish_delivery(self, job: DeliveryJob, ref: IncidentRef | None) -> None:
         """Mark a job done (and remember the ticket of an open)."""
         await self._write(lambda: sqlite_outbox.finish(self._conn(), job, ref))
@@ -668,7 +676,10 @@ class SqliteStore:
 
     async def retry_dead_letter(self, job_id: str) -> bool:
         """Make a dead letter pending again; False if there is no such dead letter."""
-        return await self._write(lambda: sqlite_outbox.requeue(self._conn(), job_id))
+        requeued = await self._write(lambda: sqlite_outbox.requeue(self._conn(), job_id))
+        if requeued:
+            self._deliveries.set()
+        return requeued
 
     def _conn(self) -> sqlite3.Connection:
         assert self._wconn is not None
