@@ -199,6 +199,8 @@ def _label_value(labels: Mapping[str, Any], keys: tuple[str, ...]) -> str:
 
 
 def _number(value: Any) -> float:
+    if value is None:  # a live alert's absent history: a raised and caught TypeError costs ~0.7 us
+        return 0.0
     try:
         number = float(value)
     except (TypeError, ValueError):
