@@ -244,6 +244,20 @@ class Incident:
     first_alert_at: float | None = None
     service: str | None = None
 
+    def deferrals(self) -> list[tuple[str, float]]:
+        """When the upkeep must look at it again, by kind: a delayed resolution
+        (``resolve``), the next escalation step of an unacknowledged one (``escalate``).
+        The stores index these with the document, so the upkeep reads what is due rather
+        than every open incident."""
+        if self.status is IncidentStatus.RESOLVED:
+            return []
+        found = []
+        if (after := self.correlation.get("resolve_after")) is not None:
+            found.append(("resolve", float(after)))
+        if self.status is IncidentStatus.OPEN and (at := self.lifecycle.get("escalate_at")) is not None:
+            found.append(("escalate", float(at)))
+        return found
+
     def summary_json(self) -> dict[str, Any]:
         """The list-view shape of the API: times as RFC 3339 strings."""
         body = self.to_record()

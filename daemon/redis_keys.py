@@ -30,6 +30,10 @@ Why each key exists and how long it lives:
   a tracker's inbound webhook is about; entries whose incident expired are swept by
   housekeeping, a few hundred at a time. ``tickets:indexed`` marks that the refs written
   before this index existed were added to it.
+- ``deferred`` (sorted set of ``{kind}|{incident}`` by due time): when the upkeep must
+  look at an incident again (``Incident.deferrals``), written with the incident, so the
+  upkeep reads what is due rather than every open incident; ``deferred:indexed`` marks
+  that the incidents written before it were added.
 """
 
 from __future__ import annotations
@@ -133,6 +137,28 @@ class RedisKeys:
     def tickets_indexed(self) -> str:
         """Set once the refs older than the ticket index were added to it."""
         return f"{self.prefix}:tickets:indexed"
+
+    @property
+    def deferred(self) -> str:
+        """Deferrals by due time (members: ``deferral``)."""
+        return f"{self.prefix}:deferred"
+
+    @property
+    def deferred_indexed(self) -> str:
+        """Set once the incidents older than the deferral index were added to it."""
+        return f"{self.prefix}:deferred:indexed"
+
+    @staticmethod
+    def deferral(kind: str, incident_id: str) -> str:
+        """A ``deferred`` member (kinds have no ``|``; incident ids may)."""
+        return f"{kind}|{incident_id}"
+
+    @staticmethod
+    def parse_deferral(member: bytes | str) -> tuple[str, str]:
+        """``(kind, incident id)`` of a ``deferred`` member."""
+        text = member.decode() if isinstance(member, bytes) else member
+        kind, _, incident_id = text.partition("|")
+        return kind, incident_id
 
     @staticmethod
     def ticket_field(connector: str, key: str) -> bytes:

@@ -131,6 +131,11 @@ class Store(Protocol):
     async def list_outbox(self, limit: int) -> list[OutboxJob]:
         """Enqueued deliveries, oldest first."""
 
+    async def deferred(self, until: float, limit: int) -> list[tuple[str, str, float]]:
+        """``(kind, incident id, at)`` of the deferrals (``Incident.deferrals``) due at or
+        before ``until``, soonest first, at most ``limit``: an index written with each
+        incident, so that finding what is due does not read every open incident."""
+
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due outbox jobs, at most the oldest pending one per (incident, connector), leased."""
 

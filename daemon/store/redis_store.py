@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import math
 import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Container, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -82,6 +83,18 @@ async def _batched(items: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]
         yield batch
 
 
+class _Loaded(NamedTuple):
+    """An incident as the work set loaded it: what its index entries say until it is written."""
+
+    status: IncidentStatus
+    deferrals: dict[str, float]
+
+
+def _loaded(ws: WorkSet) -> dict[str, _Loaded]:
+    """Taken before ``fn`` runs: it changes the loaded incidents in place."""
+    return {i: _Loaded(incident.status, dict(incident.deferrals())) for i, incident in ws.incidents.items()}
+
+
 def _text(entry_id: bytes | str) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
@@ -118,6 +131,7 @@ class RedisStore:
         self._closing = False
         self._tickets_cursor = 0
         self._tickets_ready = False  # a Redis down at open: housekeeping indexes them later
+        self._deferred_ready = False  # likewise, or the upkeep's first read
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -139,6 +153,7 @@ class RedisStore:
             await self._ensure_group()
             await self._refresh_backlog()
             await self._index_tickets()
+            await self._index_deferred()
         self._tasks = [
             asyncio.create_task(self._every(BACKLOG_REFRESH, self._refresh_backlog)),
             asyncio.create_task(self._every(HOUSEKEEPING_EVERY, self._housekeeping)),
@@ -394,7 +409,7 @@ class RedisStore:
             if more_keys is not None:
                 await self._load_more_groups(pipe, ws, set(groups), more_keys)
             await self._load_incidents(pipe, ws)
-            loaded = {i: incident.status for i, incident in ws.incidents.items()}
+            loaded = _loaded(ws)
             pending = [e for e, flag in zip(entries, done_flags, strict=True) if flag is None]
             result = await fn(ws, pending)
             jobs = await self._new_jobs(pipe, ws)
@@ -473,12 +488,13 @@ class RedisStore:
         return [j for j, s in zip(unique, seen, strict=True) if s is None]
 
     def _queue_writes(
-        self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob], loaded: dict[str, IncidentStatus]
+        self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob], loaded: dict[str, _Loaded]
     ) -> None:
         """The batch's changes as few commands as it takes (Redis CPU is per command).
 
-        ``loaded``: each loaded incident's status before the batch; an incident whose
-        status did not change keeps its index entries, and an open one its persistence.
+        ``loaded``: each loaded incident's status and deferrals before the batch; an
+        incident whose status did not change keeps its index entries, and an open one its
+        persistence.
         """
         k = self.keys
         self._queue_alerts(pipe, ws)
@@ -502,7 +518,8 @@ class RedisStore:
             pipe.rpush(k.events(incident_id), *docs)
         for incident_id in ws.dirty_incidents:
             incident = ws.incidents[incident_id]
-            if incident.status is IncidentStatus.RESOLVED or loaded.get(incident_id) is not incident.status:
+            was = loaded.get(incident_id)
+            if incident.status is IncidentStatus.RESOLVED or was is None or was.status is not incident.status:
                 self._queue_expiry(pipe, incident)
         for job in jobs:
             self.outbox.queue_enqueue(pipe, job)
@@ -532,10 +549,19 @@ class RedisStore:
             else:
                 pipe.set(k.group(g), open_id.encode())
 
-    def _queue_incident(self, pipe: Any, incident: Incident, was: IncidentStatus | None) -> None:
+    def _queue_incident(self, pipe: Any, incident: Incident, was: _Loaded | None) -> None:
         k = self.keys
         pipe.set(k.incident(incident.id), codec.encode_incident(incident))
-        if was is incident.status:
+        # Deferrals change far less often than incidents are written: commands only for a change.
+        deferrals = dict(incident.deferrals())
+        before = was.deferrals if was is not None else {}
+        if gone := [k.deferral(kind, incident.id) for kind in before if kind not in deferrals]:
+            pipe.zrem(k.deferred, *gone)
+        if changed := {
+            k.deferral(kind, incident.id): at for kind, at in deferrals.items() if before.get(kind) != at
+        }:
+            pipe.zadd(k.deferred, changed)
+        if was is not None and was.status is incident.status:
             return  # its index entries are already right
         pipe.zadd(k.incidents(), {incident.id: incident.opened_at})
         for status in IncidentStatus:
@@ -575,7 +601,7 @@ class RedisStore:
                         current = await self.client.get(k.group(incident.group_key))
                         if current:
                             ws.open_groups[incident.group_key] = current.decode()
-                    loaded = {i: incident.status for i, incident in ws.incidents.items()}
+                    loaded = _loaded(ws)
                     result = fn(ws)
                     jobs = await self._new_jobs(pipe, ws)
                     pipe.multi()
@@ -719,6 +745,54 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {err}") from err
         return None
 
+    async def deferred(self, until: float, limit: int) -> list[tuple[str, str, float]]:
+        """Due deferrals, soonest first: a range of one sorted set, however many are open."""
+        await self._index_deferred()
+        try:
+            top = "+inf" if math.isinf(until) else until
+            found = await self.client.zrangebyscore(
+                self.keys.deferred, "-inf", top, start=0, num=limit, withscores=True
+            )
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        return [(*RedisKeys.parse_deferral(member), float(at)) for member, at in found]
+
+    async def _index_deferred(self) -> None:
+        """Once per Redis: index the deferrals of incidents written before the index existed.
+
+        A writer racing with it can leave an entry its incident no longer has: the upkeep
+        re-reads an incident before acting, so such an entry costs a look, not an action.
+        """
+        if self._deferred_ready:
+            return
+        try:
+            k = self.keys
+            if await self.client.exists(k.deferred_indexed):
+                self._deferred_ready = True
+                return
+            added = 0
+            for status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED):
+                start = 0
+                while chunk := [
+                    _text(i) for i in await self.client.zrange(k.incidents(status.value), start, start + 499)
+                ]:
+                    start += len(chunk)
+                    docs = await self.client.mget([k.incident(i) for i in chunk])
+                    entries = {
+                        k.deferral(kind, incident.id): at
+                        for incident in (codec.decode_incident(d) for d in docs if d)
+                        for kind, at in incident.deferrals()
+                    }
+                    if entries:
+                        await self.client.zadd(k.deferred, entries)
+                        added += len(entries)
+            await self.client.set(k.deferred_indexed, b"1")
+            self._deferred_ready = True
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        if added:
+            log.info("deferrals_indexed", deferrals=added)
+
     async def _index_tickets(self) -> None:
         """Once per Redis: add the tickets stored before the index existed (from ``refs:*``).
 
@@ -806,6 +880,7 @@ class RedisStore:
             await self._sweep_index()
             await self._index_tickets()
             await self._sweep_tickets()
+            await self._index_deferred()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
 

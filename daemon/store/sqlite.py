@@ -50,7 +50,9 @@ log = structlog.get_logger(__name__)
 # intake moves there when it is opened; its documents hold the counters until rewritten).
 # 3: tickets, the index from a tracker's ticket key to its incident (filled from refs);
 # incident_alerts with first_seen, indexed for the view (rebuilt from its documents).
-SCHEMA_VERSION = 3
+# 4: deferred, the index of when the upkeep must look at an incident again (filled from
+# the documents of the incidents not resolved).
+SCHEMA_VERSION = 4
 SCHEMA = """
 -- The highest intake entry whose effects are committed in this file.
 CREATE TABLE IF NOT EXISTS intake_applied (
@@ -133,6 +135,16 @@ CREATE TABLE IF NOT EXISTS tickets (
     incident_id TEXT NOT NULL,
     PRIMARY KEY (connector, key)
 ) WITHOUT ROWID;
+-- When the upkeep must look at an incident again (``Incident.deferrals``: a delayed
+-- resolution, the next escalation step), rewritten with the incident: the upkeep reads
+-- what is due, not every open incident (it read at most 5,000, missing the rest).
+CREATE TABLE IF NOT EXISTS deferred (
+    incident_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (incident_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deferred_by_at ON deferred (at);
 """
 INTAKE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake (
@@ -230,9 +242,11 @@ class SqliteStore:
         # Each step is idempotent and commits alone; user_version moves only after the last.
         _rebuild_members(conn)
         conn.executescript(SCHEMA)
-        if version < 3:
+        if version < SCHEMA_VERSION:
             with immediate(conn):
-                sqlite_outbox.index_tickets(conn)
+                if version < 3:
+                    sqlite_outbox.index_tickets(conn)
+                _index_deferred(conn)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return conn
 
@@ -650,6 +664,12 @@ class SqliteStore:
         row = await self._read(lambda: self._rconn_().execute(query, (connector, key)).fetchone())
         return row[0] if row else None
 
+    async def deferred(self, until: float, limit: int) -> list[tuple[str, str, float]]:
+        """Due deferrals, soonest first (an index range, however many incidents are open)."""
+        query = "SELECT kind, incident_id, at FROM deferred WHERE at <= ? ORDER BY at LIMIT ?"
+        rows = await self._read(lambda: self._rconn_().execute(query, (until, limit)).fetchall())
+        return [(str(kind), str(i), float(at)) for kind, i, at in rows]
+
     async def claim_deliveries(self, limit: int, lease: float) -> list[DeliveryJob]:
         """Due outbox jobs, in order per (incident, connector), leased."""
         return await self._write(lambda: sqlite_outbox.claim(self._conn(), limit, lease))
@@ -771,6 +791,20 @@ def _rebuild_members(conn: sqlite3.Connection) -> None:
     log.info("sqlite_members_rebuilt", rows=n, seconds=round(time.perf_counter() - t0, 2))
 
 
+def _index_deferred(conn: sqlite3.Connection) -> None:
+    """Fill ``deferred`` from the incidents not resolved of a file written before it (schema 4)."""
+    rows = conn.execute("SELECT doc FROM incidents WHERE status != 'resolved'")
+    while batch := rows.fetchmany(10_000):
+        conn.executemany(
+            "INSERT OR REPLACE INTO deferred (incident_id, kind, at) VALUES (?, ?, ?)",
+            [
+                (i.id, kind, at)
+                for i in map(codec.decode_incident, (d for (d,) in batch))
+                for kind, at in i.deferrals()
+            ],
+        )
+
+
 def _copy_members(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE incident_alerts_3 (incident_id TEXT NOT NULL, fingerprint TEXT NOT NULL,"
@@ -797,6 +831,7 @@ class _Rows:
         self.groups: list[tuple[str, str | None]] = []
         self.events: list[tuple[str, bytes]] = []
         self.outbox: list[tuple[str, str, str, bytes]] = []
+        self.deferred: list[tuple[str, str, float]] = []
 
     @classmethod
     def of(cls, ws: WorkSet) -> _Rows:
@@ -805,6 +840,9 @@ class _Rows:
         rows.incidents = [
             (i.id, i.group_key, i.status.value, i.opened_at, codec.encode_incident(i))
             for i in (ws.incidents[x] for x in ws.dirty_incidents)
+        ]
+        rows.deferred = [
+            (x, kind, at) for x in ws.dirty_incidents for kind, at in ws.incidents[x].deferrals()
         ]
         rows.members = [
             (k[0], k[1], m.first_seen, codec.encode_member(m))
@@ -837,6 +875,8 @@ class _Rows:
             "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",
             self.incidents,
         )
+        conn.executemany("DELETE FROM deferred WHERE incident_id = ?", [(r[0],) for r in self.incidents])
+        conn.executemany("INSERT INTO deferred (incident_id, kind, at) VALUES (?, ?, ?)", self.deferred)
         conn.executemany(
             "INSERT INTO incident_alerts (incident_id, fingerprint, first_seen, doc) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (incident_id, fingerprint)"
