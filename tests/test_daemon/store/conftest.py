@@ -26,6 +26,14 @@ async def store(make_settings: Callable[..., Settings], store_config: dict[str, 
 
 
 @pytest.fixture
+def redis_config(store_config: dict[str, Any]) -> dict[str, Any]:
+    """The Redis half of ``store_config``; the SQLite half of a test using it is skipped."""
+    if store_config["kind"] != "redis":
+        pytest.skip("Redis only")
+    return store_config
+
+
+@pytest.fixture
 def sqlite_downgraded(make_settings: Callable[..., Settings], tmp_path: Path) -> Downgraded:
     """``run(fill, sql)``: fill a SQLite store, close it, rewrite its file with ``sql`` (what an
     older schema left), and open it again; returns the reopened store (the caller closes it)

@@ -8,7 +8,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from test_daemon.store.conftest import Downgraded
 
 from daemon.models import Incident, IncidentStatus
@@ -105,13 +104,6 @@ async def test_a_schema_3_file_is_indexed_when_opened(sqlite_downgraded: Downgra
         assert await store.deferred(1000.0, 10) == [("escalate", "b", 100.0), ("resolve", "a", 300.0)]
     finally:
         await store.close()
-
-
-@pytest.fixture
-def redis_config(store_config: dict[str, Any]) -> dict[str, Any]:
-    if store_config["kind"] != "redis":
-        pytest.skip("Redis only")
-    return store_config
 
 
 async def test_incidents_stored_before_the_index_are_indexed(

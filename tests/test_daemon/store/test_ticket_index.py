@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from test_daemon.store.conftest import Downgraded
 
 from connectors.base import IncidentRef, IncidentRequest
@@ -58,13 +57,6 @@ async def test_a_schema_2_file_is_indexed_when_opened(sqlite_downgraded: Downgra
         assert await store.incident_of_ticket("jira", "OPS-7") == "i1"
     finally:
         await store.close()
-
-
-@pytest.fixture
-def redis_config(store_config: dict[str, Any]) -> dict[str, Any]:
-    if store_config["kind"] != "redis":
-        pytest.skip("Redis only")
-    return store_config
 
 
 async def test_tickets_stored_before_the_index_are_indexed_at_open(
