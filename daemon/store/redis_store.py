@@ -113,7 +113,7 @@ class RedisStore:
         self._client: aioredis.Redis | None = None
         self._backlog = 0
         self._backlog_seq = 0
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()  # a local append: the pipeline takes at once
         self._deliveries = Wakeup()  # this replica enqueued deliveries: its worker claims at once
         self._tasks: list[asyncio.Task[None]] = []
         self._group_ready = False
@@ -131,7 +131,7 @@ class RedisStore:
         self._closing = False
         self._tickets_cursor = 0
         self._tickets_ready = False  # a Redis down at open: housekeeping indexes them later
-        self._deferred_ready = False  # likewise, or the upkeep's first read
+        self._deferred_ready = False  # a Redis down at open: the upkeep's next read indexes them
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -289,9 +289,7 @@ class RedisStore:
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake on a local append, or poll soon: other replicas' appends are not signalled."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), min(timeout, IDLE_POLL))
-        self._wakeup.clear()
+        await self._wakeup.wait(min(timeout, IDLE_POLL))
 
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """Our own unfinished entries first, then stale ones of dead replicas, then new ones."""
@@ -880,7 +878,6 @@ class RedisStore:
             await self._sweep_index()
             await self._index_tickets()
             await self._sweep_tickets()
-            await self._index_deferred()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
 

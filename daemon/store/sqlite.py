@@ -207,7 +207,7 @@ class SqliteStore:
         self._last_taken = 0
         self._applied = 0  # intake_applied.upto, as committed
         self._cleaned = 0  # intake entries up to here are deleted
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()  # an append committed: the pipeline takes at once
         self._deliveries = Wakeup()  # a commit enqueued deliveries: the worker claims at once
         self._closed = True
 
@@ -422,12 +422,7 @@ class SqliteStore:
 
     async def wait_for_intake(self, timeout: float) -> None:
         """Wake when an append commits (or after ``timeout``)."""
-        if not self._wakeup.is_set():
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
-            except TimeoutError:
-                return
-        self._wakeup.clear()
+        await self._wakeup.wait(timeout)
 
     async def take(self, max_alerts: int) -> list[IntakeEntry]:
         """The next pending entries after the last ones handed out."""
