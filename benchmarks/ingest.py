@@ -467,12 +467,21 @@ async def _post_paced(
     count = min(len(bodies), int(per_second * seconds))
     result.capped = count < int(per_second * seconds)
 
-    async def one(i: int) -> None:
+    # Each request becomes a task only when it falls due. Creating them all up front (one
+    # sleeping task per body) cost the load process ~10 us a task before the first send:
+    # at one alert per webhook, 34,000 tasks made the first 0.3 s of requests late by up
+    # to 0.3 s, which alone set the p99 (225 ms at batch 1, while the server's own answer
+    # took under 20 ms).
+    in_flight: set[asyncio.Task[None]] = set()
+    for i in range(count):
         due = start + i / per_second
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        await _post_once(session, url, bodies[i], result, due)
-
-    await asyncio.gather(*(one(i) for i in range(count)))
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(_post_once(session, url, bodies[i], result, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
     result.last_done = time.monotonic()
     result.cpu_seconds = time.process_time() - cpu0
     return result
