@@ -311,6 +311,50 @@ async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(
     assert incident.notifications == sum(len(e.notification.alerts) for e in taken_a + taken_b)
 
 
+async def test_a_batch_whose_turn_ran_out_is_recomputed_on_what_the_next_holder_wrote(
+    settings: Settings, replicas: tuple[RedisStore, RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under its turn a batch watches the turn key instead of every alert it read. When
+    its lease runs out mid-batch and another replica takes the turn and changes the same
+    alerts (their states alone: no incident or group pointer, which stay watched), the
+    first EXEC must still fail, and the retry must read what the other wrote."""
+    monkeypatch.setattr(redis_store, "TURN_LEASE_SECONDS", 0.3)
+    a, b = replicas
+    await a.append(_notification("firing_grouped"))
+    await _drain(settings, a)
+    fps = sorted(x.fingerprint for x in _notification("firing_grouped").alerts)
+    read: list[list[int]] = []
+
+    def count_one_more(ws: WorkSet) -> None:
+        for fp in fps:
+            state = ws.alerts[fp]
+            state.receive_count += 1
+            ws.see_alert(state)
+
+    async def apply_b(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        count_one_more(ws)
+
+    async def apply_a(ws: WorkSet, pending: Sequence[IntakeEntry]) -> None:
+        read.append([ws.alerts[fp].receive_count for fp in fps])
+        if len(read) == 1:
+            await asyncio.sleep(0.4)  # a's lease runs out while it computes
+            async with b.turn():
+                await b.process_batch([], fps, [], apply_b)
+        count_one_more(ws)
+
+    async with a.turn():
+        await a.process_batch([], fps, [], apply_a)
+
+    async def counts(ws: WorkSet, pending: Sequence[IntakeEntry]) -> list[int]:
+        return [ws.alerts[fp].receive_count for fp in fps]
+
+    assert read == [[1] * len(fps), [2] * len(fps)]  # the retry read what b wrote
+    assert await a.process_batch([], fps, [], counts) == [3] * len(fps)  # neither count lost
+    # Two retries: the EXEC that failed, then the attempt that found the turn gone (it
+    # gives up the fence before reading anything; the next one watches every key).
+    assert (a.conflicts["batch"], b.conflicts["batch"]) == (2, 0)
+
+
 async def test_replicas_take_turns_at_the_pipeline_and_never_recompute(
     settings: Settings, replicas: tuple[RedisStore, RedisStore]
 ) -> None:
