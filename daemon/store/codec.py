@@ -11,6 +11,7 @@ from connectors.base import AlertLine, IncidentRef, IncidentRequest
 from daemon.models import (
     ALERT_STATUS,
     INCIDENT_STATUS,
+    AlertCounters,
     AlertState,
     Incident,
     IncidentAlert,
@@ -64,6 +65,17 @@ def decode_alert_state(raw: bytes) -> AlertState:
     d = orjson.loads(raw)
     d["status"] = ALERT_STATUS[d["status"]]
     return AlertState(**d)
+
+
+def encode_counters(c: AlertCounters) -> bytes:
+    """What a repeat changes, kept apart from the alert's document (the Redis store)."""
+    return dump([c.last_seen, c.receive_count, c.incident_id, c.member_count, c.member_last_seen])
+
+
+def decode_counters(fingerprint: str, raw: bytes) -> AlertCounters:
+    """The inverse of ``encode_counters``."""
+    last_seen, receive_count, incident_id, member_count, member_last_seen = orjson.loads(raw)
+    return AlertCounters(fingerprint, last_seen, receive_count, incident_id, member_count, member_last_seen)
 
 
 def encode_incident(i: Incident) -> bytes:

@@ -34,7 +34,16 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import Incident, IncidentAlert, IncidentStatus, Notification, OutboxJob, TimelineEvent
+from daemon.models import (
+    AlertCounters,
+    AlertStatus,
+    Incident,
+    IncidentAlert,
+    IncidentStatus,
+    Notification,
+    OutboxJob,
+    TimelineEvent,
+)
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec, redis_packing
@@ -93,6 +102,11 @@ class _Loaded(NamedTuple):
 def _loaded(ws: WorkSet) -> dict[str, _Loaded]:
     """Taken before ``fn`` runs: it changes the loaded incidents in place."""
     return {i: _Loaded(incident.status, dict(incident.deferrals())) for i, incident in ws.incidents.items()}
+
+
+def _counters(fps: Sequence[str], docs: Sequence[bytes | None]) -> dict[str, AlertCounters]:
+    """The stored counters of these alerts (an alert stored before counters: none)."""
+    return {fp: codec.decode_counters(fp, doc) for fp, doc in zip(fps, docs, strict=True) if doc}
 
 
 def _text(entry_id: bytes | str) -> str:
@@ -393,44 +407,10 @@ class RedisStore:
     ) -> T:
         k = self.keys
         async with self.client.pipeline(transaction=True) as pipe:
-            done_keys = [k.done(e.entry_id) for e in entries]
-            alert_keys = [k.alert(fp) for fp in fps]
-            group_keys = [k.group(g) for g in groups]
-            token = self._turn_token
-            if token is not None:
-                # Alert states, entry marks and derived pointers are written by batches
-                # alone, and batches run one at a time under the turn: watching the turn
-                # key fences them (another replica takes it only after our lease ended,
-                # and that write, or the lease's expiry, fails our EXEC). Watching every
-                # alert instead cost redis-server 2.4 ms a WATCH, 73% of its CPU in the
-                # ingest benchmark (Redis 7.0 compares each watched key with all the
-                # others). Group pointers and incidents stay watched: people's actions
-                # (update_incident) write them outside any turn.
-                await pipe.watch(k.pipeline_turn, *group_keys)
-            else:
-                await pipe.watch(*done_keys, *alert_keys, *group_keys)
-            reader = self.client.pipeline(transaction=False)
-            for keys in (done_keys, alert_keys, group_keys):
-                # MGET of no keys is an error; an empty batch reads nothing.
-                reader.mget(keys or [k.backlog])
-            reader.get(k.pipeline_turn)
-            done_flags, alert_docs, group_ids, holder = await reader.execute()
-            if token is not None and holder != token.encode():
-                # The lease ran out and maybe another replica took it: this attempt is
-                # not fenced. Retried watching every key, as outside a turn.
-                self._turn_token = None
-                raise WatchError("the pipeline turn was lost during the batch")
-            if not entries:
-                done_flags = []
-            ws = WorkSet()
-            for doc in alert_docs if alert_keys else []:
-                if doc:
-                    state = codec.decode_alert_state(doc)
-                    ws.alerts[state.fingerprint] = state
-            _put_open_groups(ws, groups, group_ids if group_keys else [])
+            ws, counters, done_flags = await self._read_batch(pipe, entries, fps, groups)
             if more_keys is not None:
                 await self._load_more_groups(pipe, ws, set(groups), more_keys)
-            await self._load_incidents(pipe, ws)
+            await self._load_incidents(pipe, ws, counters)
             loaded = _loaded(ws)
             pending = [e for e, flag in zip(entries, done_flags, strict=True) if flag is None]
             result = await fn(ws, pending)
@@ -450,6 +430,52 @@ class RedisStore:
         if n_done:
             self._set_backlog(int(replies[-1]))
         return result
+
+    async def _read_batch(
+        self, pipe: Any, entries: Sequence[IntakeEntry], fps: list[str], groups: list[str]
+    ) -> tuple[WorkSet, dict[str, AlertCounters], list[bytes | None]]:
+        """Watch, then read, the entries' marks, the alerts (with their counters) and the
+        groups' pointers; returns the work set, the counters and each entry's mark."""
+        k = self.keys
+        done_keys = [k.done(e.entry_id) for e in entries]
+        alert_keys = [k.alert(fp) for fp in fps]
+        counter_keys = [k.counters(fp) for fp in fps]
+        group_keys = [k.group(g) for g in groups]
+        token = self._turn_token
+        if token is not None:
+            # Alert states, entry marks and derived pointers are written by batches
+            # alone, and batches run one at a time under the turn: watching the turn
+            # key fences them (another replica takes it only after our lease ended,
+            # and that write, or the lease's expiry, fails our EXEC). Watching every
+            # alert instead cost redis-server 2.4 ms a WATCH, 73% of its CPU in the
+            # ingest benchmark (Redis 7.0 compares each watched key with all the
+            # others). Group pointers and incidents stay watched: people's actions
+            # (update_incident) write them outside any turn.
+            await pipe.watch(k.pipeline_turn, *group_keys)
+        else:
+            # Both: a replica of an older triaged writes states without counters.
+            await pipe.watch(*done_keys, *alert_keys, *counter_keys, *group_keys)
+        reader = self.client.pipeline(transaction=False)
+        for keys in (done_keys, alert_keys, counter_keys, group_keys):
+            # MGET of no keys is an error; an empty batch reads nothing.
+            reader.mget(keys or [k.backlog])
+        reader.get(k.pipeline_turn)
+        done_flags, alert_docs, counter_docs, group_ids, holder = await reader.execute()
+        if token is not None and holder != token.encode():
+            # The lease ran out and maybe another replica took it: this attempt is
+            # not fenced. Retried watching every key, as outside a turn.
+            self._turn_token = None
+            raise WatchError("the pipeline turn was lost during the batch")
+        ws = WorkSet()
+        counters = _counters(fps, counter_docs if fps else [])
+        for doc in alert_docs if fps else []:
+            if doc:
+                state = codec.decode_alert_state(doc)
+                if (c := counters.get(state.fingerprint)) is not None:
+                    c.apply_to_alert(state)
+                ws.alerts[state.fingerprint] = state
+        _put_open_groups(ws, groups, group_ids if groups else [])
+        return ws, counters, done_flags if entries else []
 
     async def _load_more_groups(self, pipe: Any, ws: WorkSet, loaded: set[str], more_keys: MoreKeys) -> None:
         """Watch, then read, the group keys that depend on the loaded alert states.
@@ -474,11 +500,12 @@ class RedisStore:
             await pipe.watch(*watched)
         _put_open_groups(ws, extra, await self.client.mget(keys))
 
-    async def _load_incidents(self, pipe: Any, ws: WorkSet) -> None:
+    async def _load_incidents(self, pipe: Any, ws: WorkSet, counters: dict[str, AlertCounters]) -> None:
         """Watch, then read, the incidents the batch may touch and the alerts' memberships.
 
         Members are read without watching their hash: every membership change also
-        rewrites the incident key, which is watched.
+        rewrites the incident key, which is watched. ``counters``: the alerts' counters,
+        which replace their memberships' own.
         """
         wanted = {s.incident_id for s in ws.alerts.values() if s.incident_id}
         wanted.update(ws.open_groups.values())
@@ -502,7 +529,10 @@ class RedisStore:
         for (incident_id, fps), docs in zip(by_incident.items(), replies[1:], strict=True):
             for fp, doc in zip(fps, docs, strict=True):
                 if doc:
-                    ws.members[(incident_id, fp)] = codec.decode_member(doc)
+                    member = codec.decode_member(doc)
+                    if (c := counters.get(fp)) is not None:
+                        c.apply_to_member(incident_id, member)
+                    ws.members[(incident_id, fp)] = member
 
     async def _new_jobs(self, pipe: Any, ws: WorkSet) -> list[OutboxJob]:
         """The outbox jobs not enqueued before (their markers are watched, then checked)."""
@@ -531,7 +561,7 @@ class RedisStore:
         for incident_id in ws.dirty_incidents:
             self._queue_incident(pipe, ws.incidents[incident_id], loaded.get(incident_id))
         members: dict[str, dict[str, bytes]] = {}
-        for incident_id, fp in ws.changed_members():
+        for incident_id, fp in ws.whole_members():
             members.setdefault(incident_id, {})[fp] = codec.encode_member(ws.members[(incident_id, fp)])
         for incident_id, fields in members.items():
             pipe.hset(k.members(incident_id), mapping=fields)
@@ -555,15 +585,24 @@ class RedisStore:
             self.outbox.queue_enqueue(pipe, job)
 
     def _queue_alerts(self, pipe: Any, ws: WorkSet) -> None:
-        """Firing alerts in one MSET; resolved ones one by one, as they expire."""
+        """Firing alerts in one MSET; resolved ones one by one, as they expire.
+
+        The counters of every changed alert; the whole state only of those that changed
+        more than their counters (a repeat does not).
+        """
         k = self.keys
         firing: dict[str, bytes] = {}
-        for fp in ws.changed_alerts():
+        for fp in ws.dirty_alerts:
             state = ws.alerts[fp]
-            if state.status.value == "resolved":
+            if state.status is AlertStatus.RESOLVED:
                 pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=self._retention)
             else:
                 firing[k.alert(fp)] = codec.encode_alert_state(state)
+        for c in ws.counters():
+            if ws.alerts[c.fingerprint].status is AlertStatus.RESOLVED:
+                pipe.set(k.counters(c.fingerprint), codec.encode_counters(c), ex=self._retention)
+            else:
+                firing[k.counters(c.fingerprint)] = codec.encode_counters(c)
         if firing:
             pipe.mset(firing)
 
@@ -699,13 +738,25 @@ class RedisStore:
             if not doc:
                 return None
             members = await self._members_in_join_order(incident_id, fps, n_joined == alerts_total, limit)
-            states_raw = await self.client.mget([k.alert(m.fingerprint) for m in members]) if members else []
+            member_fps = [m.fingerprint for m in members]
+            states_raw, counters_raw = [], []
+            if members:
+                reader = self.client.pipeline(transaction=False)
+                reader.mget([k.alert(fp) for fp in member_fps])
+                reader.mget([k.counters(fp) for fp in member_fps])
+                states_raw, counters_raw = await reader.execute()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
+        counters = _counters(member_fps, counters_raw)
+        for m in members:
+            if (c := counters.get(m.fingerprint)) is not None:
+                c.apply_to_member(incident_id, m)
         states = {}
         for raw in states_raw:
             if raw:
                 s = codec.decode_alert_state(raw)
+                if (c := counters.get(s.fingerprint)) is not None:
+                    c.apply_to_alert(s)
                 states[s.fingerprint] = s
         alerts = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
         events = [codec.decode_event(e) for e in events_raw]

@@ -271,6 +271,29 @@ async def test_repeats_keep_exact_counters_across_a_reopen(settings: Settings) -
         await second.close()
 
 
+async def test_redis_alerts_stored_without_counters_count_on_from_their_documents(settings: Settings) -> None:
+    """An alert stored by a triaged from before ``counters:`` has its counters in its
+    documents only: they are read from there, and the next repeats count on from them."""
+    if not isinstance(settings.store, RedisStoreSettings):
+        pytest.skip("the embedded store's counters have their own upgrade (schema 2)")
+    t0 = 1_800_000_000.0
+    store = RedisStore(settings.store)
+    await store.open()
+    try:
+        await store.append(_notification("repeat_first", t0))
+        await _drain(settings, store)
+        [incident] = await store.list_incidents(None, 10)
+        [fp] = [a.fingerprint for a in _notification("repeat_first", t0).alerts]
+        assert await store.client.delete(store.keys.counters(fp)) == 1  # as an older triaged left it
+        assert await _counters(store, incident.id) == (1, iso(t0), 1, t0)
+        for i in range(1, 3):
+            await store.append(_notification("repeat_second", t0 + 60 * i))
+        await _drain(settings, store)
+        assert await _counters(store, incident.id) == (3, iso(t0 + 120), 3, t0 + 120)
+    finally:
+        await store.close()
+
+
 async def test_a_replica_that_loses_the_race_retries_counts_it_and_applies_once(
     settings: Settings, replicas: tuple[RedisStore, RedisStore]
 ) -> None:
