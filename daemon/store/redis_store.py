@@ -48,6 +48,7 @@ from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
 from daemon.store import codec, redis_packing
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
+from daemon.store.group_commit import GroupCommit
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.redis_outbox import RedisOutbox
 from daemon.store.wakeup import Wakeup
@@ -146,9 +147,7 @@ class RedisStore:
         # never forgotten here, but the memo drops its oldest entries when full.
         self._memo: IntakeMemo[str] = IntakeMemo()
         self._closing = False
-        # Appends waiting for the transaction in flight: they share the next one.
-        self._pending: list[tuple[int, bytes, Notification, asyncio.Future[str]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._appends: GroupCommit[tuple[bytes, Notification], None] = GroupCommit(self._commit_appends)
         self._tickets_cursor = 0
         self._tickets_ready = False  # a Redis down at open: housekeeping indexes them later
         self._deferred_ready = False  # a Redis down at open: the upkeep's next read indexes them
@@ -182,8 +181,7 @@ class RedisStore:
     async def close(self) -> None:
         """Stop background work and disconnect."""
         self._closing = True
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)  # appends in flight are answered first
+        await self._appends.finish()  # appends in flight are answered first
         await cancel_and_wait(self._tasks)
         self._tasks = []
         self._memo.clear()
@@ -256,35 +254,23 @@ class RedisStore:
         commit, as on SQLite): one webhook an alert cost a MULTI, XADD, INCRBY and EXEC
         each, and a round trip.
         """
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        body = codec.encode_notification(notification)
-        self._pending.append((len(notification.alerts), body, notification, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await future
+        await self._appends.submit((codec.encode_notification(notification), notification))
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._ensure_group()
-                async with self.client.pipeline(transaction=True) as pipe:
-                    for n, body, _, _ in batch:
-                        pipe.xadd(self.keys.intake, {"n": n, "b": body})
-                    pipe.incrby(self.keys.backlog, sum(n for n, _, _, _ in batch))
-                    replies = await pipe.execute()
-            except Exception as err:  # every waiter must get an answer, whatever went wrong
-                failure = StoreUnavailable(f"redis: {err}") if isinstance(err, RedisError) else err
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(failure)
-                continue
-            for (_, _, notification, future), entry_id in zip(batch, replies, strict=False):
-                self._memo.keep(_text(entry_id), notification)
-                if not future.done():
-                    future.set_result(_text(entry_id))
-            self._set_backlog(int(replies[-1]))
-            self._wakeup.set()
+    async def _commit_appends(self, batch: list[tuple[bytes, Notification]]) -> list[None]:
+        try:
+            await self._ensure_group()
+            async with self.client.pipeline(transaction=True) as pipe:
+                for body, notification in batch:
+                    pipe.xadd(self.keys.intake, {"n": len(notification.alerts), "b": body})
+                pipe.incrby(self.keys.backlog, sum(len(n.alerts) for _, n in batch))
+                replies = await pipe.execute()
+        except RedisError as err:
+            raise StoreUnavailable(f"redis: {err}") from err
+        for (_, notification), entry_id in zip(batch, replies, strict=False):
+            self._memo.keep(_text(entry_id), notification)
+        self._set_backlog(int(replies[-1]))
+        self._wakeup.set()
+        return [None] * len(batch)
 
     def backlog(self) -> int:
         """Alerts accepted by any replica and not yet committed (refreshed every 0.2 s)."""

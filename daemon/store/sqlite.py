@@ -37,6 +37,7 @@ from daemon.errors import StoreUnavailable
 from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
+from daemon.store.group_commit import GroupCommit
 from daemon.store.intake_memo import IntakeMemo
 from daemon.store.sqlite_tx import immediate
 from daemon.store.state_cache import StateCache
@@ -197,9 +198,8 @@ class SqliteStore:
         self._iconn: sqlite3.Connection | None = None  # intake file, intake thread (appends)
         self._tconn: sqlite3.Connection | None = None  # intake file, writer thread (takes)
         self._cache = StateCache()
-        self._pending: list[tuple[bytes, Notification, asyncio.Future[None]]] = []
+        self._appends: GroupCommit[tuple[bytes, Notification], None] = GroupCommit(self._commit_appends)
         self._memo: IntakeMemo[int] = IntakeMemo()
-        self._flusher: asyncio.Task[None] | None = None
         self._cleaner: asyncio.Task[None] | None = None
         # Sizes of the entries appended or recovered and not yet applied; ``backlog`` is their sum.
         self._entry_sizes: dict[int, int] = {}
@@ -293,8 +293,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Finish pending appends and intake clean-ups, then close every connection."""
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        await self._appends.finish()
         if self._cleaner is not None:
             await asyncio.shield(self._cleaner)
         self._closed = True
@@ -345,42 +344,28 @@ class SqliteStore:
         """Durable once this returns; concurrent calls share one commit."""
         if self._closed:
             raise StoreUnavailable("store is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        body = codec.encode_notification(notification)
-        self._pending.append((body, notification, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await future
+        await self._appends.submit((codec.encode_notification(notification), notification))
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                ids = await self._run(self._intake, partial(self._insert_intake, batch))
-            except StoreUnavailable as err:
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(StoreUnavailable(str(err)))
-                continue
-            for (_, notification, fut), entry_id in zip(batch, ids, strict=True):
-                # The pipeline reads the intake file as soon as the append commits, and
-                # may apply the entry before this resumes: it is then no longer pending.
-                n = len(notification.alerts)
-                if entry_id > self._applied:
-                    self._entry_sizes[entry_id] = n
-                    self._backlog += n
-                if entry_id > self._last_taken:
-                    self._memo.keep(entry_id, notification)
-                if not fut.done():
-                    fut.set_result(None)
-            self._wakeup.set()
+    async def _commit_appends(self, batch: list[tuple[bytes, Notification]]) -> list[None]:
+        ids = await self._run(self._intake, partial(self._insert_intake, batch))
+        for (_, notification), entry_id in zip(batch, ids, strict=True):
+            # The pipeline reads the intake file as soon as the append commits, and
+            # may apply the entry before this resumes: it is then no longer pending.
+            n = len(notification.alerts)
+            if entry_id > self._applied:
+                self._entry_sizes[entry_id] = n
+                self._backlog += n
+            if entry_id > self._last_taken:
+                self._memo.keep(entry_id, notification)
+        self._wakeup.set()
+        return [None] * len(batch)
 
-    def _insert_intake(self, batch: list[tuple[bytes, Notification, asyncio.Future[None]]]) -> list[int]:
+    def _insert_intake(self, batch: list[tuple[bytes, Notification]]) -> list[int]:
         conn = self._iconn
         assert conn is not None
         ids = []
         with immediate(conn):
-            for body, notification, _ in batch:
+            for body, notification in batch:
                 n = len(notification.alerts)
                 cur = conn.execute("INSERT INTO intake (n_alerts, body) VALUES (?, ?)", (n, body))
                 assert cur.lastrowid is not None
