@@ -478,6 +478,11 @@ class RedisStore:
             # The lease ran out and maybe another replica took it: this attempt is
             # not fenced. Retried watching every key, as outside a turn.
             self._turn_token = None
+            log.warning(
+                "pipeline_turn_lost",
+                lease_seconds=TURN_LEASE_SECONDS,
+                note="a batch outlived its lease; retried watching every key it reads",
+            )
             raise WatchError("the pipeline turn was lost during the batch")
         ws = WorkSet()
         counters = _counters(fps, counter_docs if fps else [])

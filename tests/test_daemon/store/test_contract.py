@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from faults.proxy import TcpProxy
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 from support import FIXTURES, fixture_body
 
 from daemon.config_loader import load_settings
@@ -365,8 +366,10 @@ async def test_a_batch_whose_turn_ran_out_is_recomputed_on_what_the_next_holder_
                 await b.process_batch([], fps, [], apply_b)
         count_one_more(ws)
 
-    async with a.turn():
-        await a.process_batch([], fps, [], apply_a)
+    with capture_logs() as logs:
+        async with a.turn():
+            await a.process_batch([], fps, [], apply_a)
+    assert [x["event"] for x in logs if x["log_level"] == "warning"] == ["pipeline_turn_lost"]
 
     async def counts(ws: WorkSet, pending: Sequence[IntakeEntry]) -> list[int]:
         return [ws.alerts[fp].receive_count for fp in fps]
