@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -65,6 +65,19 @@ def decode_alert_state(raw: bytes) -> AlertState:
     d = orjson.loads(raw)
     d["status"] = ALERT_STATUS[d["status"]]
     return AlertState(**d)
+
+
+def decode_alert_states(
+    raws: Iterable[bytes | None], counters: Mapping[str, AlertCounters]
+) -> Iterator[AlertState]:
+    """The stored states (an absent one skipped), each with its stored counters applied:
+    a store that keeps counters apart writes them on every change, the state not."""
+    for raw in raws:
+        if raw:
+            state = decode_alert_state(raw)
+            if (c := counters.get(state.fingerprint)) is not None:
+                c.apply_to_alert(state)
+            yield state
 
 
 def encode_counters(c: AlertCounters) -> bytes:

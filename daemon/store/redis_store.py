@@ -266,7 +266,7 @@ class RedisStore:
                 replies = await pipe.execute()
         except RedisError as err:
             raise StoreUnavailable(f"redis: {err}") from err
-        for (_, notification), entry_id in zip(batch, replies, strict=False):
+        for (_, notification), entry_id in zip(batch, replies[:-1], strict=True):
             self._memo.keep(_text(entry_id), notification)
         self._set_backlog(int(replies[-1]))
         self._wakeup.set()
@@ -486,12 +486,8 @@ class RedisStore:
             raise WatchError("the pipeline turn was lost during the batch")
         ws = WorkSet()
         counters = _counters(fps, counter_docs if fps else [])
-        for doc in alert_docs if fps else []:
-            if doc:
-                state = codec.decode_alert_state(doc)
-                if (c := counters.get(state.fingerprint)) is not None:
-                    c.apply_to_alert(state)
-                ws.alerts[state.fingerprint] = state
+        for state in codec.decode_alert_states(alert_docs if fps else [], counters):
+            ws.alerts[state.fingerprint] = state
         _put_open_groups(ws, groups, group_ids if groups else [])
         return ws, counters, done_flags if entries else []
 
@@ -769,13 +765,7 @@ class RedisStore:
         for m in members:
             if (c := counters.get(m.fingerprint)) is not None:
                 c.apply_to_member(incident_id, m)
-        states = {}
-        for raw in states_raw:
-            if raw:
-                s = codec.decode_alert_state(raw)
-                if (c := counters.get(s.fingerprint)) is not None:
-                    c.apply_to_alert(s)
-                states[s.fingerprint] = s
+        states = {s.fingerprint: s for s in codec.decode_alert_states(states_raw, counters)}
         alerts = [codec.alert_view(m, states.get(m.fingerprint)) for m in members]
         events = [codec.decode_event(e) for e in events_raw]
         incident = codec.decode_incident(doc)

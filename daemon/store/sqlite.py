@@ -34,7 +34,15 @@ import structlog
 from connectors.base import IncidentRef
 from connectors.delivery import DeliveryJob
 from daemon.errors import StoreUnavailable
-from daemon.models import AlertCounters, Incident, IncidentStatus, Notification, OutboxJob, TimelineEvent
+from daemon.models import (
+    AlertCounters,
+    AlertState,
+    Incident,
+    IncidentStatus,
+    Notification,
+    OutboxJob,
+    TimelineEvent,
+)
 from daemon.store import codec, sqlite_outbox
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.group_commit import GroupCommit
@@ -478,10 +486,7 @@ class SqliteStore:
         counters = _counters(conn, missing)
         for chunk in _chunks(missing):
             q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
-            for (doc,) in conn.execute(q, chunk):
-                state = codec.decode_alert_state(doc)
-                if (c := counters.get(state.fingerprint)) is not None:
-                    c.apply_to_alert(state)
+            for state in codec.decode_alert_states((doc for (doc,) in conn.execute(q, chunk)), counters):
                 ws.alerts[state.fingerprint] = state
         return ws, counters
 
@@ -606,7 +611,7 @@ class SqliteStore:
             members = [codec.decode_member(doc) for (doc,) in page]
             count = "SELECT count(*) FROM incident_alerts WHERE incident_id = ?"
             alerts_total = conn.execute(count, (incident_id,)).fetchone()[0]
-            states = {}
+            states: dict[str, AlertState] = {}
             fps = [m.fingerprint for m in members]
             counters = _counters(conn, fps)
             for m in members:
@@ -614,11 +619,8 @@ class SqliteStore:
                     c.apply_to_member(incident_id, m)
             for chunk in _chunks(fps):
                 q = f"SELECT doc FROM alerts WHERE fingerprint IN ({_marks(len(chunk))})"
-                for (doc,) in conn.execute(q, chunk):
-                    s = codec.decode_alert_state(doc)
-                    if (c := counters.get(s.fingerprint)) is not None:
-                        c.apply_to_alert(s)
-                    states[s.fingerprint] = s
+                found = (doc for (doc,) in conn.execute(q, chunk))
+                states.update((s.fingerprint, s) for s in codec.decode_alert_states(found, counters))
             if limit is None:
                 query = "SELECT doc FROM incident_events WHERE incident_id = ? ORDER BY id"
                 docs = [doc for (doc,) in conn.execute(query, (incident_id,))]
