@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from classifiers.generations import Generations
 from classifiers.priority import Blast
 from classifiers.score import PredictionLike
 from daemon import incident_state, upkeep
@@ -50,7 +51,8 @@ IDLE_POLL_SECONDS = 1.0
 SILENCE_REFRESH_SECONDS = 1.0
 # Delayed resolutions (resolve_delay, flapping) and pointer sweeps run this often.
 UPKEEP_SECONDS = 1.0
-MAX_CACHED_GROUPINGS = 20_000
+# Groupings kept by fingerprint: two generations of this many (classifiers/generations.py).
+GROUPING_GENERATION = 10_000
 # Timeline kinds that change an incident's state: each gets its canonical log line.
 TRANSITIONS = frozenset({"opened", "resolved", "reopened", "storm_collapsed", "flapping"})
 LOGGED_DETAIL = ("reason", "group_key", "into", "scope")
@@ -83,7 +85,9 @@ class Pipeline:
         # fingerprint -> (annotations, grouping): same labels, same keys; repeats (most
         # traffic) hit it. The annotations are kept because similarity reads them: an
         # update that changes the summary must not keep the old text.
-        self._groupings: dict[str, tuple[Mapping[str, str], Grouping]] = {}
+        self._groupings: Generations[str, tuple[Mapping[str, str], Grouping]] = Generations(
+            GROUPING_GENERATION
+        )
         self._silences_read = 0.0
         self._upkeep_at = 0.0
         self.router = Router(settings.connectors, settings.delivery.public_url)
@@ -206,10 +210,8 @@ class Pipeline:
         cached = self._groupings.get(alert.fingerprint)
         if cached is not None and cached[0] == alert.annotations:
             return cached[1]
-        if len(self._groupings) >= MAX_CACHED_GROUPINGS:
-            self._groupings.clear()
         grouping = self.grouper.group_of(alert.labels, alert.annotations)
-        self._groupings[alert.fingerprint] = (alert.annotations, grouping)
+        self._groupings.put(alert.fingerprint, (alert.annotations, grouping))
         return grouping
 
     async def _refresh_silences(self) -> None:
