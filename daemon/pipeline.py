@@ -36,6 +36,7 @@ from daemon.models import (
 )
 from daemon.settings import Settings
 from daemon.silences import Silence, maintenance_silences
+from daemon.slices import Slicer
 from daemon.stages.correlate import Correlator, Grouper, Grouping
 from daemon.stages.dedupe import DUPLICATES, Transition, classify, next_state
 from daemon.stages.lifecycle import Lifecycle
@@ -57,9 +58,6 @@ GROUPING_GENERATION = 10_000
 TRANSITIONS = frozenset({"opened", "resolved", "reopened", "storm_collapsed", "flapping"})
 LOGGED_DETAIL = ("reason", "group_key", "into", "scope")
 ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
-# A batch's work runs on the event loop in slices of about this long; between slices the
-# loop answers webhooks and API calls, so a big batch never holds them for its whole length.
-SLICE_SECONDS = 0.004
 # New alerts per model call, at most. A call that computes has a fixed cost of ~5 ms
 # (scikit-learn's checks in seven column transformers), against ~60 us per new row; its
 # cache answers most rows without one, but each row still costs its features and its
@@ -195,13 +193,11 @@ class Pipeline:
         """Every alert's grouping, letting the event loop run between slices: a new
         fingerprint costs ~50-100 us (topology, similarity), and a storm's batch is mostly new."""
         groupings: dict[str, Grouping] = {}
-        slice_start = time.perf_counter()
+        slicer = Slicer()
         for alert in alerts:
             if alert.fingerprint not in groupings:
                 groupings[alert.fingerprint] = self.grouping_of(alert)
-                if time.perf_counter() - slice_start >= SLICE_SECONDS:
-                    await asyncio.sleep(0)
-                    slice_start = time.perf_counter()
+                await slicer.pause()
         return groupings
 
     def grouping_of(self, alert: Alert) -> Grouping:
@@ -283,13 +279,14 @@ class Pipeline:
         groupings: dict[str, Grouping],
         outcomes: Counter[str],
     ) -> Iterator[None]:
-        """``process``, yielding after about ``SLICE_SECONDS`` of work (between notifications).
+        """``process``, yielding after about a slice of work (between notifications; daemon/slices.py).
 
         The caller decides what a yield means: ``step`` lets the event loop run, ``process``
         does not. The work set belongs to this batch alone (the pipeline lock is held), so
         nothing else can see it half-applied.
         """
-        t0 = slice_start = time.perf_counter()
+        t0 = time.perf_counter()
+        slicer = Slicer()
         labels_of: dict[str, dict[str, str]] = {}
         blasts = self._blasts(ws, notifications, groupings)
         predictions: dict[str, PredictionLike] = {}
@@ -304,9 +301,8 @@ class Pipeline:
                     touched[incident.id] = incident
                     labels_of.setdefault(incident.id, alert.labels)
             _note_truncation(ws, notification, touched.values())
-            if time.perf_counter() - slice_start >= SLICE_SECONDS:
+            if slicer.due():
                 yield
-                slice_start = time.perf_counter()
         for incident_id in ws.new_incidents:
             incident = ws.incidents[incident_id]
             self.lifecycle.assign(ws, incident, labels_of.get(incident_id, {}))
@@ -574,7 +570,7 @@ def _paging_keys(alerts: Sequence[Alert], groupings: Mapping[str, Grouping]) -> 
 
     async def keys(states: Mapping[str, AlertState]) -> list[str]:
         out: list[str] = []
-        slice_start = time.perf_counter()
+        slicer = Slicer()
         for fp, grouping in groupings.items():
             prev = states.get(fp)
             if (
@@ -586,9 +582,8 @@ def _paging_keys(alerts: Sequence[Alert], groupings: Mapping[str, Grouping]) -> 
             ):
                 computed = grouping.computed
                 out.extend(grouping.load_keys)
-                if not computed and time.perf_counter() - slice_start >= SLICE_SECONDS:
-                    await asyncio.sleep(0)
-                    slice_start = time.perf_counter()
+                if not computed:
+                    await slicer.pause()
         return out
 
     return keys

@@ -23,7 +23,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Container, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
@@ -46,6 +46,7 @@ from daemon.models import (
 )
 from daemon.redis_keys import CONSUMER_GROUP, RedisKeys
 from daemon.settings import RedisStoreSettings
+from daemon.slices import Slicer
 from daemon.store import codec, redis_packing
 from daemon.store.base import BatchFn, IncidentDetail, IntakeEntry, MoreKeys
 from daemon.store.group_commit import GroupCommit
@@ -429,7 +430,9 @@ class RedisStore:
             result = await fn(ws, pending)
             jobs = await self._new_jobs(pipe, ws)
             pipe.multi()
-            self._queue_writes(pipe, ws, jobs, loaded)
+            slicer = Slicer()
+            for _ in self._queue_writes(pipe, ws, jobs, loaded, slicer):
+                await asyncio.sleep(0)
             for entry in pending:
                 pipe.set(k.done(entry.entry_id), b"1", ex=DONE_TTL)
             if entries:
@@ -437,6 +440,9 @@ class RedisStore:
             n_done = sum(e.size for e in pending)
             if n_done:
                 pipe.decrby(k.backlog, n_done)
+            # Packing and answering the transaction is one more stretch without a turn
+            # of the loop (redis-py): it starts a fresh slice.
+            await slicer.pause()
             replies = await pipe.execute()
         if jobs:
             self._deliveries.set()
@@ -486,8 +492,10 @@ class RedisStore:
             raise WatchError("the pipeline turn was lost during the batch")
         ws = WorkSet()
         counters = _counters(fps, counter_docs if fps else [])
+        slicer = Slicer()  # a batch of new alerts decodes ~1 KB a state
         for state in codec.decode_alert_states(alert_docs if fps else [], counters):
             ws.alerts[state.fingerprint] = state
+            await slicer.pause()
         _put_open_groups(ws, groups, group_ids if groups else [])
         return ws, counters, done_flags if entries else []
 
@@ -540,6 +548,7 @@ class RedisStore:
             if doc:
                 incident = codec.decode_incident(doc)
                 ws.incidents[incident.id] = incident
+        slicer = Slicer()
         for (incident_id, fps), docs in zip(by_incident.items(), replies[1:], strict=True):
             for fp, doc in zip(fps, docs, strict=True):
                 if doc:
@@ -547,6 +556,7 @@ class RedisStore:
                     if (c := counters.get(fp)) is not None:
                         c.apply_to_member(incident_id, member)
                     ws.members[(incident_id, fp)] = member
+                    await slicer.pause()
 
     async def _new_jobs(self, pipe: Any, ws: WorkSet) -> list[OutboxJob]:
         """The outbox jobs not enqueued before (their markers are watched, then checked)."""
@@ -562,21 +572,25 @@ class RedisStore:
         return [j for j, s in zip(unique, seen, strict=True) if s is None]
 
     def _queue_writes(
-        self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob], loaded: dict[str, _Loaded]
-    ) -> None:
-        """The batch's changes as few commands as it takes (Redis CPU is per command).
+        self, pipe: Any, ws: WorkSet, jobs: list[OutboxJob], loaded: dict[str, _Loaded], slicer: Slicer
+    ) -> Iterator[None]:
+        """The batch's changes as few commands as it takes (Redis CPU is per command);
+        yields when ``slicer`` says a slice of encoding is used up (the caller lets the
+        event loop run: the transaction is only sent once every command is queued).
 
         ``loaded``: each loaded incident's status and deferrals before the batch; an
         incident whose status did not change keeps its index entries, and an open one its
         persistence.
         """
         k = self.keys
-        self._queue_alerts(pipe, ws)
+        yield from self._queue_alerts(pipe, ws, slicer)
         for incident_id in ws.dirty_incidents:
             self._queue_incident(pipe, ws.incidents[incident_id], loaded.get(incident_id))
         members: dict[str, dict[str, bytes]] = {}
         for incident_id, fp in ws.whole_members():
             members.setdefault(incident_id, {})[fp] = codec.encode_member(ws.members[(incident_id, fp)])
+            if slicer.due():
+                yield
         for incident_id, fields in members.items():
             pipe.hset(k.members(incident_id), mapping=fields)
         joined: dict[str, dict[str, float]] = {}
@@ -588,6 +602,8 @@ class RedisStore:
         events: dict[str, list[bytes]] = {}
         for incident_id, event in ws.events:
             events.setdefault(incident_id, []).append(codec.encode_event(event))
+            if slicer.due():
+                yield
         for incident_id, docs in events.items():
             pipe.rpush(k.events(incident_id), *docs)
         for incident_id in ws.dirty_incidents:
@@ -598,7 +614,7 @@ class RedisStore:
         for job in jobs:
             self.outbox.queue_enqueue(pipe, job)
 
-    def _queue_alerts(self, pipe: Any, ws: WorkSet) -> None:
+    def _queue_alerts(self, pipe: Any, ws: WorkSet, slicer: Slicer) -> Iterator[None]:
         """Firing alerts in one MSET; resolved ones one by one, as they expire.
 
         The counters of every changed alert; the whole state only of those that changed
@@ -612,6 +628,8 @@ class RedisStore:
                 pipe.set(k.alert(fp), codec.encode_alert_state(state), ex=self._retention)
             else:
                 firing[k.alert(fp)] = codec.encode_alert_state(state)
+            if slicer.due():
+                yield
         for c in ws.counters():
             if ws.alerts[c.fingerprint].status is AlertStatus.RESOLVED:
                 pipe.set(k.counters(c.fingerprint), codec.encode_counters(c), ex=self._retention)
@@ -688,7 +706,9 @@ class RedisStore:
                     result = fn(ws)
                     jobs = await self._new_jobs(pipe, ws)
                     pipe.multi()
-                    self._queue_writes(pipe, ws, jobs, loaded)
+                    # One incident's writes: too few to be worth a turn of the loop.
+                    for _ in self._queue_writes(pipe, ws, jobs, loaded, Slicer(math.inf)):
+                        pass
                     try:
                         await pipe.execute()
                     except WatchError:
