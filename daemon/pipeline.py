@@ -10,10 +10,11 @@ so a crash at any point replays at most the uncommitted batch, with the same res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -175,8 +176,17 @@ class Pipeline:
 
             async def apply(ws: WorkSet, pending: Sequence[IntakeEntry]) -> tuple[WorkSet, Counter[str]]:
                 outcomes: Counter[str] = Counter()
-                for _ in self._steps(ws, [e.notification for e in pending], groupings, outcomes):
-                    await asyncio.sleep(0)
+                steps = self._steps(ws, [e.notification for e in pending], groupings, outcomes)
+                with contextlib.suppress(StopIteration):
+                    request = steps.send(None)
+                    while True:
+                        if request is None:
+                            await asyncio.sleep(0)
+                            request = steps.send(None)
+                        else:
+                            # A model call is one stretch of 5-20 ms in scikit-learn: in a
+                            # thread, the event loop gets the GIL back every switch interval.
+                            request = steps.send(await asyncio.to_thread(self._predict, request))
                 return ws, outcomes
 
             more = _paging_keys(alerts, groupings)
@@ -268,8 +278,11 @@ class Pipeline:
         groups; same fingerprint, same labels, same group, so each is computed once.
         """
         outcomes: Counter[str] = Counter()
-        for _ in self._steps(ws, notifications, {} if groupings is None else groupings, outcomes):
-            pass
+        steps = self._steps(ws, notifications, {} if groupings is None else groupings, outcomes)
+        with contextlib.suppress(StopIteration):
+            request = steps.send(None)
+            while True:
+                request = steps.send(None if request is None else self._predict(request))
         return outcomes
 
     def _steps(
@@ -278,12 +291,14 @@ class Pipeline:
         notifications: Sequence[Notification],
         groupings: dict[str, Grouping],
         outcomes: Counter[str],
-    ) -> Iterator[None]:
-        """``process``, yielding after about a slice of work (between notifications; daemon/slices.py).
+    ) -> Generator[list[Alert] | None, dict[str, PredictionLike] | None, None]:
+        """``process``, as a generator of what it needs from its caller: ``None`` after
+        about a slice of work (between notifications; daemon/slices.py), or alerts whose
+        model predictions it needs sent back.
 
-        The caller decides what a yield means: ``step`` lets the event loop run, ``process``
-        does not. The work set belongs to this batch alone (the pipeline lock is held), so
-        nothing else can see it half-applied.
+        The caller decides how: ``step`` lets the event loop run and calls the model in a
+        thread, ``process`` does both inline. The work set belongs to this batch alone
+        (the pipeline lock is held), so nothing else can see it half-applied.
         """
         t0 = time.perf_counter()
         slicer = Slicer()
@@ -293,7 +308,9 @@ class Pipeline:
         scored_upto = 0
         for i, notification in enumerate(notifications):
             if i >= scored_upto:
-                scored_upto = self._score_ahead(ws, notifications, i, predictions)
+                fresh, scored_upto = self._fresh_ahead(ws, notifications, i)
+                if fresh:
+                    predictions.update((yield fresh) or {})
             touched: dict[str, Incident] = {}
             for alert in notification.alerts:
                 incident = self._apply_alert(ws, alert, groupings, blasts, predictions, outcomes)
@@ -302,7 +319,7 @@ class Pipeline:
                     labels_of.setdefault(incident.id, alert.labels)
             _note_truncation(ws, notification, touched.values())
             if slicer.due():
-                yield
+                yield None
         for incident_id in ws.new_incidents:
             incident = ws.incidents[incident_id]
             self.lifecycle.assign(ws, incident, labels_of.get(incident_id, {}))
@@ -439,20 +456,15 @@ class Pipeline:
             )
         return blasts
 
-    def _score_ahead(
-        self,
-        ws: WorkSet,
-        notifications: Sequence[Notification],
-        start: int,
-        predictions: dict[str, PredictionLike],
-    ) -> int:
-        """One model call for the new alerts of the notifications from ``start`` on, up to
-        about ``SCORE_CHUNK`` of them; returns the index of the first notification not covered.
+    def _fresh_ahead(
+        self, ws: WorkSet, notifications: Sequence[Notification], start: int
+    ) -> tuple[list[Alert], int]:
+        """The new alerts of the notifications from ``start`` on, up to about ``SCORE_CHUNK``
+        of them, for one model call; and the index of the first notification not covered.
 
         Only alerts that may open or join an incident (never seen, or seen resolved)
         reach the model: repeats, the bulk of the traffic, cost nothing here.
         """
-        t0 = time.perf_counter()
         fresh: dict[str, Alert] = {}
         end = start
         while end < len(notifications) and len(fresh) < SCORE_CHUNK:
@@ -461,10 +473,14 @@ class Pipeline:
                 if prev is None or prev.status is not AlertStatus.FIRING or prev.suppressed:
                     fresh.setdefault(a.fingerprint, a)
             end += 1
-        if fresh:
-            predictions.update(self.scorer.predict(list(fresh.values())))
-            self.metrics.stage_seconds.labels(stage="score").observe(time.perf_counter() - t0)
-        return end
+        return list(fresh.values()), end
+
+    def _predict(self, alerts: list[Alert]) -> dict[str, PredictionLike]:
+        """One model call, timed (``step`` runs it in a worker thread)."""
+        t0 = time.perf_counter()
+        predictions = self.scorer.predict(alerts)
+        self.metrics.stage_seconds.labels(stage="score").observe(time.perf_counter() - t0)
+        return predictions
 
     # -- a person's actions ------------------------------------------------------------
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from support import fixture_body, settle
 
 from daemon.app import create_app
+from daemon.keys import PIPELINE
 from daemon.settings import Settings
 from daemon.stages.score import DEFAULT_MODEL, _load
 
@@ -143,3 +147,34 @@ async def test_shadow_model_scores_live_traffic_without_deciding(
     # model does not read: one model input, computed once, remembered for the second.
     assert 'triaged_model_cache_lookups_total{result="miss"} 1.0' in text
     assert 'triaged_model_cache_lookups_total{result="hit"} 1.0' in text
+
+
+async def test_the_model_predicts_off_the_event_loop(
+    aiohttp_client: Callable[..., Any],
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model call takes 5-20 ms of scikit-learn: the pipeline makes it in a worker thread,
+    so the event loop (webhooks, the API) runs meanwhile, and the prediction is still used."""
+    client = await aiohttp_client(create_app(make_settings(triage={"model": "default"})))
+    model = client.app[PIPELINE].scorer.model
+    assert model is not None
+    loop = asyncio.get_running_loop()
+    loop_ran: list[bool] = []
+    real = model.predict
+
+    def predict(batch: Any) -> Any:
+        # A callback on the event loop, waited for here: on the loop's own thread it could
+        # never run, and the wait would time out.
+        ran = threading.Event()
+        loop.call_soon_threadsafe(ran.set)
+        loop_ran.append(ran.wait(5))
+        return real(batch)
+
+    monkeypatch.setattr(model, "predict", predict)
+    resp = await client.post(URL, json=unlabelled_alert())
+    assert resp.status == 202
+    incident = await first_incident(client)
+    assert loop_ran == [True]
+    assert incident["priority"] == "P1"
+    assert "model " in " ".join(incident["reasons"])
