@@ -37,7 +37,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -913,6 +913,7 @@ class RunConfig:
     poll_seconds: float = 0.05
     measured: int = 0  # measured bodies in the file (after the warm-up, before the paced ones)
     batch: int = 1
+    paced_rate: float | None = None  # alerts/s of triaged's paced phase; None: half the maximum
 
 
 def paced_figures(
@@ -931,7 +932,7 @@ def paced_figures(
     if not rate:
         parent.send("stop")
         return {}
-    per_second = rate / 2 / cfg.batch
+    per_second = (cfg.paced_rate or rate / 2) / cfg.batch
     base = parse_metrics(http_get(server.base + "/metrics")[1].decode())
     parent.send(("paced", per_second, cfg.profile.paced_seconds))
     res = _recv(parent, loader, cfg.profile.paced_seconds + 90.0, "paced result")
@@ -1276,9 +1277,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="alerts per webhook, from 1, 50 and 500 (default 1,50); 500 sends 300 webhooks",
     )
     p.add_argument("--seed", type=int, default=1, help="payload generator seed (default 1)")
+    p.add_argument(
+        "--paced-rate",
+        type=float,
+        metavar="ALERTS_PER_S",
+        help="pace triaged's open-loop phase at this rate instead of half its measured maximum"
+        " (to compare two versions' tails at one load)",
+    )
+    p.add_argument(
+        "--paced-seconds",
+        type=float,
+        metavar="S",
+        help="length of the paced phases (default 20; --quick: 2); longer makes the p99.9 steadier",
+    )
     args = p.parse_args(argv)
     if (args.requests is not None and args.requests < 1) or args.concurrency < 1:
         p.error("--requests and --concurrency must be positive")
+    if (args.paced_rate is not None and args.paced_rate <= 0) or (
+        args.paced_seconds is not None and args.paced_seconds <= 0
+    ):
+        p.error("--paced-rate and --paced-seconds must be positive")
     return args
 
 
@@ -1298,12 +1316,9 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     profile = QUICK_PROFILE if args.quick else DEFAULT_PROFILE
     if args.requests is not None:
-        profile = Profile(
-            {b: args.requests for b in args.batches},
-            profile.warmup,
-            profile.max_load_seconds,
-            profile.max_drain_seconds,
-        )
+        profile = replace(profile, requests={b: args.requests for b in args.batches})
+    if args.paced_seconds is not None:
+        profile = replace(profile, paced_seconds=args.paced_seconds)
     pin = (
         hasattr(os, "sched_setaffinity")
         and len(os.sched_getaffinity(0)) >= 2
@@ -1337,11 +1352,14 @@ def main(argv: list[str]) -> int:
         for batch in args.batches:
             bodies = workdir / f"bodies-b{batch}.jsonl"
             n = profile.requests[batch]
-            paced = int(PACED_ALERTS_PER_S[batch] * profile.paced_seconds / batch)
+            pace = args.paced_rate * 1.1 if args.paced_rate else PACED_ALERTS_PER_S[batch]
+            paced = int(pace * profile.paced_seconds / batch)
             report["payloads"][batch] = build_bodies(
                 batch, profile.warmup, n, bodies, args.seed + batch, paced
             )
-            cfg = RunConfig(profile, args.concurrency, pin, measured=n, batch=batch)
+            cfg = RunConfig(
+                profile, args.concurrency, pin, measured=n, batch=batch, paced_rate=args.paced_rate
+            )
             print(f"batch {batch}: {report['payloads'][batch]}", flush=True)
             runs: dict[str, dict[str, Any]] = {}
             for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url, args.extra_config):

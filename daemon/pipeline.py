@@ -62,9 +62,10 @@ ERROR_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 # New alerts per model call, at most. A call that computes has a fixed cost of ~5 ms
 # (scikit-learn's checks in seven column transformers), against ~60 us per new row; its
 # cache answers most rows without one, but each row still costs its features and its
-# cache key (~50-100 us on a slow core). 64 rows keep a call near one slice when it
-# hits (256 made 20-50 ms stalls of the event loop, seen by a lag probe at half the
-# sustained rate), and still amortise the fixed cost when it does not.
+# cache key (~50-100 us on a slow core). When calls ran on the event loop, 256 rows made
+# 20-50 ms stalls (a lag probe at half the sustained rate) and 64 kept a call near one
+# slice. Calls now run in a worker thread (the loop gets the GIL back every switch
+# interval); 64 is kept, as it still amortises the fixed cost.
 SCORE_CHUNK = 64
 
 
