@@ -440,9 +440,9 @@ class RedisStore:
             n_done = sum(e.size for e in pending)
             if n_done:
                 pipe.decrby(k.backlog, n_done)
-            # Packing and answering the transaction is one more stretch without a turn
-            # of the loop (redis-py): it starts a fresh slice.
-            await slicer.pause()
+            # Packing the transaction and reading its replies is one more stretch without
+            # a turn of the loop (redis-py, 5-17 ms for a big batch): the loop runs first.
+            await asyncio.sleep(0)
             replies = await pipe.execute()
         if jobs:
             self._deliveries.set()
