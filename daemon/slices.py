@@ -23,17 +23,21 @@ class Slicer:
 
     def __init__(self, seconds: float | None = None) -> None:
         self.seconds = SLICE_SECONDS if seconds is None else seconds
-        self._start = time.perf_counter()
+        self._start: float | None = time.perf_counter()
 
     def due(self) -> bool:
-        """Whether this slice is used up (for a generator whose caller does the yielding)."""
-        if time.perf_counter() - self._start < self.seconds:
+        """Whether this slice is used up; a generator yields on True and its caller lets
+        the loop run. The next slice starts at the next call, after the loop's turn, so
+        time spent elsewhere meanwhile never counts against it."""
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        if now - self._start < self.seconds:
             return False
-        self._start = time.perf_counter()
+        self._start = None
         return True
 
     async def pause(self) -> None:
         """Let the event loop run if this slice is used up."""
-        if time.perf_counter() - self._start >= self.seconds:
+        if self.due():
             await asyncio.sleep(0)
-            self._start = time.perf_counter()
