@@ -70,6 +70,7 @@ async def test_a_batch_yields_to_the_event_loop_between_states_it_reads_and_writ
         await store.process_batch(entries, [a.fingerprint for a in alerts], keys, apply)
         stop.set()
         await task
+        incidents = await store.list_incidents(None, 10)
     finally:
         await store.close()
     # The loop ran between (nearly) every two states, not only before and after all of them.
@@ -77,7 +78,6 @@ async def test_a_batch_yields_to_the_event_loop_between_states_it_reads_and_writ
     assert len(seen["decoded"] & set(range(1, ALERTS))) >= ALERTS - 10, "reading held the loop"
     assert done["encoded"] >= ALERTS
     assert len(seen["encoded"] & set(range(1, ALERTS))) >= ALERTS - 10, "writing held the loop"
-    incidents = await _incidents(settings)
     assert [i.status.value for i in incidents] == ["resolved"]
 
 
@@ -87,12 +87,3 @@ def _counting(fn: Callable[..., Any], done: dict[str, int], kind: str) -> Callab
         return fn(*args)
 
     return counted
-
-
-async def _incidents(settings: Settings) -> list:  # type: ignore[type-arg]
-    store = RedisStore(settings.store)  # type: ignore[arg-type]
-    await store.open()
-    try:
-        return await store.list_incidents(None, 10)
-    finally:
-        await store.close()
