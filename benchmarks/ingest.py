@@ -1055,6 +1055,11 @@ class RedisForBench:
         stats = self.client.info("commandstats")
         return sum(int(v["calls"]) for v in stats.values())
 
+    def aof_rewrites(self) -> int:
+        """AOF rewrites Redis has run so far: each is a fork that writes the whole dataset,
+        CPU-bound on Redis's core, which sets the paced tail when that core is the daemon's."""
+        return int(self.client.info("persistence").get("aof_rewrites", 0))
+
     def stop(self) -> None:
         """Shut the server down."""
         self.proc.terminate()
@@ -1141,11 +1146,19 @@ def print_report(report: dict[str, Any]) -> None:
             r["target"],
             *(fmt(r.get(k), d) for _, k, d in PIPELINE_COLUMNS),
             fmt(r.get("redis_commands_per_alert"), 2),
+            fmt(r.get("redis_aof_rewrites"), 0),
             outcomes_text(r),
         ]
         for r in daemon_runs
     ]
-    cols = ("batch", "target", *(h for h, _, _ in PIPELINE_COLUMNS), "redis cmds/alert", "outcomes (dedupe)")
+    cols = (
+        "batch",
+        "target",
+        *(h for h, _, _ in PIPELINE_COLUMNS),
+        "redis cmds/alert",
+        "AOF rewrites",
+        "outcomes (dedupe)",
+    )
     print_table(
         "triaged end to end (first measured post until backlog 0 and every alert processed)", cols, rows
     )
@@ -1381,13 +1394,16 @@ def main(argv: list[str]) -> int:
                     f"  {server.name}: {n} requests x {batch} alerts, concurrency {cfg.concurrency} ...",
                     flush=True,
                 )
-                before = bench_redis.commands() if bench_redis and server.name.endswith("redis") else 0
+                on_redis = bench_redis is not None and server.name.endswith("redis")
+                before = bench_redis.commands() if bench_redis and on_redis else 0
+                rewrites = bench_redis.aof_rewrites() if bench_redis and on_redis else 0
                 run = {"batch": batch} | run_or_failure(server, bodies, cfg, is_daemon)
-                if bench_redis and server.name.endswith("redis") and "failed" not in run:
+                if bench_redis and on_redis and "failed" not in run:
                     # Includes the warm-up and the drain: every command the daemon sent.
                     calls = bench_redis.commands() - before
                     total = run["accepted_alerts"] + report["payloads"][batch]["warmup_bodies"] * batch
                     run["redis_commands_per_alert"] = round(calls / max(total, 1), 2)
+                    run["redis_aof_rewrites"] = bench_redis.aof_rewrites() - rewrites
                 report["runs"].append(run)
                 runs[server.name] = run
             noop = runs["no-op"]
