@@ -560,6 +560,14 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return int(err.code), err.read()
 
 
+def pinned_to(core: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning the child to ``core`` before it execs (every thread it
+    starts inherits the core); ``None``: not pinned."""
+    if core is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
 class Server:
     """One server process under test: started pinned, waited for, read from /proc, stopped with SIGTERM."""
 
@@ -574,9 +582,7 @@ class Server:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait for /readyz; pinning before exec so every thread it spawns inherits the core."""
-        preexec: Callable[[], None] | None = (
-            (lambda: os.sched_setaffinity(0, {SERVER_CORE})) if self.pin else None
-        )
+        preexec = pinned_to(SERVER_CORE if self.pin else None)
         with self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
                 self.argv, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO, preexec_fn=preexec
@@ -1032,12 +1038,9 @@ class RedisForBench:
             "--appendfsync",
             "everysec",
         ]
-        # Pinned before exec, so that its background threads (AOF fsync) share the core too.
-        preexec: Callable[[], None] | None = (
-            (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
-        )
+        # Pinned before exec, so that its threads and its rewrite children share the core too.
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned_to(core)
         )
         self.client = redis.Redis(host=HOST, port=self.port)
         deadline = time.monotonic() + 10
@@ -1394,16 +1397,16 @@ def main(argv: list[str]) -> int:
                     f"  {server.name}: {n} requests x {batch} alerts, concurrency {cfg.concurrency} ...",
                     flush=True,
                 )
-                on_redis = bench_redis is not None and server.name.endswith("redis")
-                before = bench_redis.commands() if bench_redis and on_redis else 0
-                rewrites = bench_redis.aof_rewrites() if bench_redis and on_redis else 0
+                its_redis = bench_redis if server.name.endswith("redis") else None
+                before = its_redis.commands() if its_redis else 0
+                rewrites = its_redis.aof_rewrites() if its_redis else 0
                 run = {"batch": batch} | run_or_failure(server, bodies, cfg, is_daemon)
-                if bench_redis and on_redis and "failed" not in run:
+                if its_redis and "failed" not in run:
                     # Includes the warm-up and the drain: every command the daemon sent.
-                    calls = bench_redis.commands() - before
+                    calls = its_redis.commands() - before
                     total = run["accepted_alerts"] + report["payloads"][batch]["warmup_bodies"] * batch
                     run["redis_commands_per_alert"] = round(calls / max(total, 1), 2)
-                    run["redis_aof_rewrites"] = bench_redis.aof_rewrites() - rewrites
+                    run["redis_aof_rewrites"] = its_redis.aof_rewrites() - rewrites
                 report["runs"].append(run)
                 runs[server.name] = run
             noop = runs["no-op"]
