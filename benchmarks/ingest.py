@@ -352,14 +352,20 @@ def check_against_fixture(sim_body: bytes) -> None:
 
 
 def build_bodies(
-    batch: int, warmup: int, count: int, path: Path, seed: int, paced: int = 0
+    batch: int,
+    warmup: int,
+    count: int,
+    path: Path,
+    seed: int,
+    paced: int = 0,
+    repeat_share: float = REPEAT_SHARE,
 ) -> dict[str, Any]:
     """Write warm-up then measured bodies (one per line) once; both servers get exactly these bytes.
 
     The repeat share is balanced and reported over the measured bodies only: the
     warm-up is where every group is seen for the first time, so it is mostly new alerts.
     """
-    sim = AlertmanagerSim(batch, seed)
+    sim = AlertmanagerSim(batch, seed, repeat_share)
     sizes = []
     with path.open("wb") as out:
         for i in range(warmup + count):
@@ -379,7 +385,7 @@ def build_bodies(
         "bodies": count,
         "paced_bodies": paced,
         "alerts": sim.total,
-        "repeat_share": round(sim.repeats / sim.total, 3),
+        "repeat_share": round(sim.repeats / max(sim.total, 1), 3),
         "unique_fingerprints": sim.total - sim.repeats,
         "mean_body_bytes": round(sum(sizes) / len(sizes)),
     }
@@ -1298,6 +1304,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=1, help="payload generator seed (default 1)")
     p.add_argument(
+        "--repeat-share",
+        type=_share,
+        default=REPEAT_SHARE,
+        metavar="S",
+        help=f"share of the measured alerts that re-send one already sent, from 0 to 1 (default"
+        f" {REPEAT_SHARE}): 0 makes every alert new (scored, correlated, stored), 0.95 nearly all repeats",
+    )
+    p.add_argument(
         "--paced-rate",
         type=float,
         metavar="ALERTS_PER_S",
@@ -1307,10 +1321,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--redis-core",
         choices=("server", "load"),
-        default="server",
-        help="core of the benchmark's redis-server: the daemon's (default: Redis's CPU and wakeups"
-        " count against triaged) or the load generator's (Redis on a core of its own, as deployed;"
-        " the load process needs little CPU at triaged's rates)",
+        default="load",
+        help="core of the benchmark's redis-server: the load generator's (default: Redis on a core"
+        " of its own, as deployed; the load process needs little CPU at triaged's rates) or the"
+        " daemon's (Redis's CPU, wakeups and AOF rewrites count against triaged)",
     )
     p.add_argument(
         "--paced-seconds",
@@ -1326,6 +1340,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ):
         p.error("--paced-rate and --paced-seconds must be positive")
     return args
+
+
+def _share(text: str) -> float:
+    """A share between 0 and 1, for --repeat-share."""
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {share}")
+    return share
 
 
 def _batches(text: str) -> tuple[int, ...]:
@@ -1367,6 +1392,7 @@ def main(argv: list[str]) -> int:
             "profile": asdict(profile),
             "store": "sqlite: synchronous=full (default); redis: AOF appendfsync everysec",
             "redis_core": args.redis_core,
+            "repeat_share": args.repeat_share,
         },
         "payloads": {},
         "runs": [],
@@ -1385,7 +1411,7 @@ def main(argv: list[str]) -> int:
             pace = args.paced_rate * 1.1 if args.paced_rate else PACED_ALERTS_PER_S[batch]
             paced = int(pace * profile.paced_seconds / batch)
             report["payloads"][batch] = build_bodies(
-                batch, profile.warmup, n, bodies, args.seed + batch, paced
+                batch, profile.warmup, n, bodies, args.seed + batch, paced, args.repeat_share
             )
             cfg = RunConfig(
                 profile, args.concurrency, pin, measured=n, batch=batch, paced_rate=args.paced_rate
