@@ -2,7 +2,8 @@
 
 A scrape never touches the store: a task recomputes a snapshot at most every
 ``REFRESH_EVERY`` seconds over incidents opened in the last ``WINDOW`` (at most
-``MAX_INCIDENTS`` of them), and the collector only reads that snapshot. Incidents that
+``MAX_INCIDENTS`` of them, the newest: past that the gauges say how far back they really
+look, rather than claim the whole window), and the collector only reads that snapshot. Incidents that
 are resolved and unchanged since the last pass are not read again, and the others cost
 the timeline events added since the last pass (their alerts are not read: correlation
 keeps the figures the KPIs need on the record).
@@ -74,11 +75,14 @@ class Snapshot:
     """KPIs per priority (plus ``all``) over the window, as of ``at``."""
 
     at: float
+    # How far back the figures look: ``WINDOW``, or less when ``truncated``.
     window: float
     by_priority: dict[str, KpiSummary]
     # Wall time of the pass that made it: the pass shares the process with the webhooks,
     # so an operator whose webhook tail grows every minute can see what it costs.
     took: float = 0.0
+    # More than ``max_incidents`` were opened within the window: only the newest count.
+    truncated: bool = False
 
 
 def _signature(incident: Incident) -> tuple[Any, ...]:
@@ -119,6 +123,7 @@ class KpiRefresher:
         now = time.time() if now is None else now
         started = time.perf_counter()
         listed = await self.store.list_incidents(None, self.max_incidents)
+        window, truncated = self._reach(listed, now)
         items: list[IncidentFacts] = []
         cache: dict[str, tuple[tuple[Any, ...], IncidentFacts]] = {}
         timelines: dict[str, tuple[int, TimelineFacts]] = {}
@@ -149,8 +154,26 @@ class KpiRefresher:
         self._cache = cache
         self._timelines = {**{i: t for i, t in self._timelines.items() if i in cache}, **timelines}
         by_priority = {**breakdown(items, lambda f: f.priority), ALL: summarize(items)}
-        self.snapshot = Snapshot(now, self.window, by_priority, time.perf_counter() - started)
+        self.snapshot = Snapshot(now, window, by_priority, time.perf_counter() - started, truncated)
         return self.snapshot
+
+    def _reach(self, listed: list[Incident], now: float) -> tuple[float, bool]:
+        """How far back the listed incidents reach: the window, unless the cap cut it short.
+
+        The list is newest first. A full list whose oldest incident is still within the
+        window may have left older ones out, so the figures cover only back to it.
+        """
+        truncated = bool(listed) and len(listed) >= self.max_incidents
+        truncated = truncated and listed[-1].opened_at >= now - self.window
+        was = self.snapshot is not None and self.snapshot.truncated
+        if truncated != was:
+            # Once per change, not every pass: the gauge carries it between the two.
+            (log.warning if truncated else log.info)(
+                "kpi_window_truncated" if truncated else "kpi_window_whole",
+                max_incidents=self.max_incidents,
+                window_seconds=self.window,
+            )
+        return (now - listed[-1].opened_at if truncated else self.window), truncated
 
     async def run(
         self, stop: asyncio.Event, every: float = REFRESH_EVERY, first: float = FIRST_REFRESH_AFTER
@@ -201,6 +224,12 @@ class KpiCollector(Collector):
             for name, text, _ in RATIOS
         }
         window = GaugeMetricFamily("triaged_kpi_window_seconds", "How far back the KPI gauges look.")
+        truncated = GaugeMetricFamily(
+            "triaged_kpi_window_truncated",
+            f"1 when more than {self.refresher.max_incidents} incidents were opened within the KPI"
+            " window: the gauges then cover the newest of them only, back as far as"
+            " triaged_kpi_window_seconds says.",
+        )
         refreshed = GaugeMetricFamily(
             "triaged_kpi_last_refresh_timestamp_seconds", "When the KPI gauges were last recomputed."
         )
@@ -211,6 +240,7 @@ class KpiCollector(Collector):
         failures.add_metric([], self.refresher.failures)
         if snap is not None:
             window.add_metric([], snap.window)
+            truncated.add_metric([], float(snap.truncated))
             refreshed.add_metric([], snap.at)
             took.add_metric([], snap.took)
             for priority, summary in snap.by_priority.items():
@@ -225,6 +255,7 @@ class KpiCollector(Collector):
         yield from durations.values()
         yield from ratios.values()
         yield window
+        yield truncated
         yield refreshed
         yield took
         yield failures

@@ -86,6 +86,36 @@ async def test_unchanged_resolved_incidents_are_not_read_again(client: TestClien
     assert snap.by_priority["all"].resolved == 1
 
 
+async def test_a_window_cut_by_the_cap_says_how_far_back_it_looks(client: TestClient[Any, Any]) -> None:
+    """More incidents than the cap: the gauges count the newest only and say they were cut."""
+    for name in ("firing_grouped", "firing_grouped_other_alertname", "ungrouped"):
+        assert (
+            await client.post("/api/v1/alerts/alertmanager", data=fixture_raw(name), headers=HEADERS)
+        ).status == 202
+        await settle(client.app)
+    refresher = client.app[KPI_REFRESHER]
+    opened = sorted((i.opened_at for i in await refresher.store.list_incidents(None, 10)), reverse=True)
+    assert len(opened) == 3
+    refresher.max_incidents = 2
+    snap = await refresher.refresh()
+    m = await scrape(client)
+    assert snap.truncated
+    assert m[("triaged_kpi_window_truncated", ())] == 1
+    assert m[("triaged_kpi_incidents", (("priority", "all"),))] == 2
+    # Back to the second newest incident's opening, not the configured seven days.
+    assert m[("triaged_kpi_window_seconds", ())] == snap.window
+    assert abs(snap.window - (snap.at - opened[1])) < 1e-3
+    refresher.max_incidents = 3  # exactly full, and the oldest may hide older ones: still cut
+    assert (await refresher.refresh()).truncated
+    refresher.max_incidents = 4
+    snap = await refresher.refresh()
+    m = await scrape(client)
+    assert not snap.truncated
+    assert m[("triaged_kpi_window_truncated", ())] == 0
+    assert m[("triaged_kpi_window_seconds", ())] == refresher.window == 7 * 86400
+    assert m[("triaged_kpi_incidents", (("priority", "all"),))] == 3
+
+
 SEQUENCE = (
     "firing_grouped",
     "firing_grouped_update",
