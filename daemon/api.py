@@ -9,7 +9,7 @@ from aiohttp import web
 
 from daemon import api_body
 from daemon.errors import NotFound, PayloadError, StoreUnavailable
-from daemon.keys import PIPELINE, STOPPING, STORE, WORKER
+from daemon.keys import PIPELINE, SETTINGS, STOPPING, STORE, WORKER
 from daemon.models import PRIORITIES, Incident, IncidentStatus
 
 MAX_LIMIT = 1000
@@ -102,7 +102,7 @@ async def readyz(request: web.Request) -> web.Response:
     if not await request.app[STORE].ping():
         problems.append("store unavailable")
     worker = request.app.get(WORKER)
-    if worker is None or worker.done():
+    if request.app[SETTINGS].pipeline.enabled and (worker is None or worker.done()):
         problems.append("pipeline not running")
     body: dict[str, Any] = {
         "status": "ready" if not problems else "not ready",

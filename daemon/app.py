@@ -131,6 +131,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.pipeline.enabled:
+        # An ingest replica: what it accepts waits in the shared intake for the others.
+        log.info("pipeline_disabled", backlog=app[STORE].backlog(), store=settings.store.kind)
+        if settings.store.kind == "sqlite":
+            log.warning(
+                "pipeline_disabled_on_sqlite",
+                note="nothing processes this intake until triaged starts on this file with the pipeline",
+            )
+        yield
+        return
     stop = asyncio.Event()
     worker = asyncio.create_task(app[PIPELINE].run(stop), name="pipeline")
     app[WORKER] = worker

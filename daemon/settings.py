@@ -278,6 +278,10 @@ class TriageSettings(Section):
 class PipelineSettings(Section):
     """How the pipeline takes work from the intake."""
 
+    # false: this process only accepts webhooks into the intake (an ingest replica); the
+    # replicas that share its Redis store process them. A storm's webhooks then never wait
+    # on a pipeline batch for the core (docs/deployment.md).
+    enabled: bool = True
     batch_size: int = Field(default=1000, gt=0, le=100_000)
     shutdown_timeout: Duration = 20.0
 

@@ -231,3 +231,43 @@ async def test_redis_down_at_start_then_up(
         assert incident["alert_count"] == 2
     finally:
         server.stop()
+
+
+async def test_an_ingest_replica_accepts_and_a_pipeline_replica_processes(
+    daemon_factory: Callable[..., DaemonProcess],
+    http: aiohttp.ClientSession,
+    redis_server: RedisServer,
+    redis_prefix: str,
+) -> None:
+    """``pipeline.enabled: false``: 202 and ready, nothing processed; once a replica with
+    the pipeline runs on the same prefix, the same incidents as one ordinary daemon makes."""
+    captures = ["firing_grouped", "firing_grouped_other_alertname", "ungrouped", "firing_grouped_update"]
+    edge = daemon_factory(
+        {**redis_store(redis_server, redis_prefix), "pipeline": {"enabled": False}}, name="edge"
+    )
+    alone = daemon_factory(redis_store(redis_server, redis_prefix + "-alone"), name="alone")
+    for name in captures:
+        assert await post_raw(http, edge, fixture_raw(name)) == 202
+        assert await post_raw(http, alone, fixture_raw(name)) == 202
+    await drained(http, alone)
+    await asyncio.sleep(1.5)  # past the idle poll and the shared backlog's refresh
+    async with http.get(edge.url + "/readyz") as resp:
+        ready = await resp.json()
+        assert resp.status == 200, ready
+    accepted = sum(len(fixture_body(name)["alerts"]) for name in captures)
+    assert ready["backlog"] == accepted
+    assert await all_incidents(http, edge) == []
+    assert "pipeline_disabled" in edge.logs()
+
+    worker = daemon_factory(redis_store(redis_server, redis_prefix), name="worker")
+    await drained(http, worker)
+    await drained(http, edge)  # the shared backlog, as the ingest replica reads it
+
+    def shape(incidents: list[dict[str, Any]]) -> set[tuple[str, frozenset[tuple[str, int]]]]:
+        return {
+            (i["group_key"], frozenset((a["fingerprint"], a["count"]) for a in i["alerts"])) for i in incidents
+        }
+
+    expected = shape(await all_incidents(http, alone))
+    assert len(expected) >= 2
+    assert shape(await all_incidents(http, edge)) == expected
