@@ -122,8 +122,10 @@ class KpiRefresher:
         """One pass: list the window's incidents, re-read what changed, summarize."""
         now = time.time() if now is None else now
         started = time.perf_counter()
-        listed = await self.store.list_incidents(None, self.max_incidents)
+        # One more than counted: whether the cap hid an incident opened within the window.
+        listed = await self.store.list_incidents(None, self.max_incidents + 1)
         window, truncated = self._reach(listed, now)
+        listed = listed[: self.max_incidents]
         items: list[IncidentFacts] = []
         cache: dict[str, tuple[tuple[Any, ...], IncidentFacts]] = {}
         timelines: dict[str, tuple[int, TimelineFacts]] = {}
@@ -158,13 +160,14 @@ class KpiRefresher:
         return self.snapshot
 
     def _reach(self, listed: list[Incident], now: float) -> tuple[float, bool]:
-        """How far back the listed incidents reach: the window, unless the cap cut it short.
+        """How far back the counted incidents reach: the window, unless the cap cut it short.
 
-        The list is newest first. A full list whose oldest incident is still within the
-        window may have left older ones out, so the figures cover only back to it.
+        ``listed`` is newest first, one past the cap: when that one was opened within the
+        window, the cap left it (and maybe more) out, and the figures reach back only to
+        the oldest incident counted.
         """
-        truncated = bool(listed) and len(listed) >= self.max_incidents
-        truncated = truncated and listed[-1].opened_at >= now - self.window
+        cap = self.max_incidents
+        truncated = len(listed) > cap and listed[cap].opened_at >= now - self.window
         was = self.snapshot is not None and self.snapshot.truncated
         if truncated != was:
             # Once per change, not every pass: the gauge carries it between the two.
@@ -173,7 +176,7 @@ class KpiRefresher:
                 max_incidents=self.max_incidents,
                 window_seconds=self.window,
             )
-        return (now - listed[-1].opened_at if truncated else self.window), truncated
+        return (now - listed[cap - 1].opened_at if truncated else self.window), truncated
 
     async def run(
         self, stop: asyncio.Event, every: float = REFRESH_EVERY, first: float = FIRST_REFRESH_AFTER
@@ -227,8 +230,8 @@ class KpiCollector(Collector):
         truncated = GaugeMetricFamily(
             "triaged_kpi_window_truncated",
             f"1 when more than {self.refresher.max_incidents} incidents were opened within the KPI"
-            " window: the gauges then cover the newest of them only, back as far as"
-            " triaged_kpi_window_seconds says.",
+            f" window: the gauges then cover the newest {self.refresher.max_incidents} only, back as"
+            " far as triaged_kpi_window_seconds says.",
         )
         refreshed = GaugeMetricFamily(
             "triaged_kpi_last_refresh_timestamp_seconds", "When the KPI gauges were last recomputed."
