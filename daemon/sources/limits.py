@@ -11,22 +11,31 @@ from daemon.models import Alert
 from daemon.settings import IntakeSettings
 from daemon.sources.result import ParseResult, Rejection
 
+# What JSON nests in: orjson decodes objects and arrays to exactly these types.
+_CONTAINERS = frozenset((dict, list))
+
 
 def check_depth(value: object, limit: int) -> None:
     """Raise ``PayloadError`` when JSON nests deeper than ``limit`` (iterative: no recursion to blow).
 
     Level by level, keeping only containers: a webhook is mostly strings, and not
     queueing each one with its depth made this check 3x cheaper on Alertmanager bodies.
+    A node whose children hold no container (labels, annotations: most nodes) is passed
+    over by one C-level scan of their types, which halved the check again (2.7 to 1.3 us
+    an alert on batch-50 bodies, issue 10, session 15). ``value`` comes from
+    ``orjson.loads``, so exact types are the whole test.
     """
-    level: list[object] = [value] if isinstance(value, dict | list) else []
+    level: list[object] = [value] if type(value) in _CONTAINERS else []
     depth = 1
     while level:
         if depth > limit:
             raise PayloadError(f"JSON nested deeper than {limit} levels (intake.max_depth)")
         below: list[object] = []
         for node in level:
-            children: Iterable[object] = node.values() if isinstance(node, dict) else cast(list[object], node)
-            below.extend(c for c in children if isinstance(c, dict | list))
+            children: Iterable[object] = node.values() if type(node) is dict else cast(list[object], node)
+            if _CONTAINERS.isdisjoint(map(type, children)):
+                continue
+            below.extend(c for c in children if type(c) in _CONTAINERS)
         level = below
         depth += 1
 
