@@ -1195,7 +1195,8 @@ def print_report(report: dict[str, Any]) -> None:
         cols,
         rows,
     )
-    print("\ntriaged / no-op (the headline: same bodies, same load, measured back to back)")
+    edge_only = " -- edge only: triaged's pipeline off" if report["settings"].get("edge_only") else ""
+    print(f"\ntriaged / no-op (the headline: same bodies, same load, measured back to back){edge_only}")
     for batch, ratio in report["ratios"].items():
         alerts, p99 = ratio["alerts_per_s"], ratio["p99_ms"]
         print(f"  batch {batch:>9}: alerts/s x{alerts:.3f}   p99 latency x{p99:.2f}")
