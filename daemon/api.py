@@ -174,5 +174,10 @@ async def reload_model(request: web.Request) -> web.Response:
     A file that fails its checks (hash, versions, trusted types) is refused and the
     running model stays: 409 with the version still in use.
     """
+    if not request.app[SETTINGS].pipeline.enabled:
+        return _json(
+            {"error": "this replica's pipeline is off (pipeline.enabled: false): it loads no model"},
+            status=409,
+        )
     swapped, version = request.app[PIPELINE].reload_model()
     return _json({"reloaded": swapped, "model_version": version}, status=200 if swapped else 409)

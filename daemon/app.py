@@ -70,7 +70,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = metrics if metrics is not None else build_metrics()
     app[STORE] = store if store is not None else build_store(settings.store)
-    app[PIPELINE] = Pipeline(app[STORE], settings, app[METRICS], clock)
+    app[PIPELINE] = Pipeline(app[STORE], settings, app[METRICS], clock, models=settings.pipeline.enabled)
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_worker_ctx)

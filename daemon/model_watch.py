@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 async def model_watch_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run the watcher for the app's lifetime when the model comes from the registry."""
     triage = app[SETTINGS].triage
-    if triage.model != "registry":
+    if triage.model != "registry" or not app[SETTINGS].pipeline.enabled:  # an ingest replica has none
         yield
         return
     task = asyncio.create_task(_watch(app, ModelRegistry(triage.registry), triage.registry_poll))

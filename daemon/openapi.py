@@ -279,7 +279,10 @@ SPEC: dict[str, Any] = {
                 "summary": "Load the configured urgency model file again (hot reload).",
                 "responses": {
                     "200": _resp("Swapped in."),
-                    "409": _resp("Refused (failed its checks); the running model stays."),
+                    "409": _resp(
+                        "Refused (failed its checks); the running model stays. Or an ingest replica"
+                        " (pipeline.enabled: false), which loads no model."
+                    ),
                 },
             },
         },

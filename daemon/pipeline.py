@@ -73,8 +73,16 @@ class Pipeline:
     """Owns the stage order and the single-writer lock of this process."""
 
     def __init__(
-        self, store: Store, settings: Settings, metrics: Metrics, clock: Clock | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Clock | None = None,
+        *,
+        models: bool = True,
     ) -> None:
+        """``models=False`` loads no model: an ingest replica scores nothing, and the
+        default model costs about 30 MB and a second of start-up."""
         self.store = store
         self.settings = settings
         self.metrics = metrics
@@ -94,10 +102,10 @@ class Pipeline:
         self.lifecycle = Lifecycle(settings)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.summary_due = 0.0
-        shadow = settings.triage.shadow_model
+        shadow = settings.triage.shadow_model if models else None
         self.scorer = Scorer(
             settings.triage,
-            load_urgency_model(settings.triage.model, settings.triage.registry),
+            load_urgency_model(settings.triage.model, settings.triage.registry) if models else None,
             load_urgency_model(shadow, settings.triage.registry) if shadow else None,
             metrics,
         )

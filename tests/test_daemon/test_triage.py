@@ -178,3 +178,21 @@ async def test_the_model_predicts_off_the_event_loop(
     assert loop_ran == [True]
     assert incident["priority"] == "P1"
     assert "model " in " ".join(incident["reasons"])
+
+
+async def test_an_ingest_replica_loads_no_model_and_refuses_a_reload(
+    aiohttp_client: Callable[..., Any], make_settings: Callable[..., Settings]
+) -> None:
+    """``pipeline.enabled: false`` scores nothing, so it loads no model (30 MB, a second of
+    start-up) and says why a reload has nothing to do, where a pipeline replica loads it."""
+    edge = await aiohttp_client(
+        create_app(make_settings(pipeline={"enabled": False}, triage={"model": "default"}))
+    )
+    assert edge.app[PIPELINE].scorer.model is None
+    refused = await edge.post("/api/v1/model/reload")
+    assert refused.status == 409
+    assert "pipeline.enabled" in (await refused.json())["error"]
+    ready = await edge.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    worker = create_app(make_settings(triage={"model": "default"}))
+    assert worker[PIPELINE].scorer.model is not None
