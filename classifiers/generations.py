@@ -17,6 +17,7 @@ answers with it, and the daemon its fingerprints, groupings and committed states
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -49,6 +50,16 @@ class Generations(Generic[K, V]):
         if key not in self.hot and len(self.hot) >= self.size:
             self.dropped, self.cold, self.hot = self.cold, self.hot, {}
         self.hot[key] = value
+
+    def put_many(self, items: Mapping[K, V]) -> None:
+        """``put`` each item, in one dictionary update when they fit in the newer generation."""
+        if len(self.hot) + len(items) > self.size:
+            for key, value in items.items():
+                self.put(key, value)
+            return
+        for _ in range(min(len(items), len(self.dropped))):
+            self.dropped.popitem()
+        self.hot.update(items)
 
     def __len__(self) -> int:
         """Entries that can still be found."""

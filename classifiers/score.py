@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from classifiers.generations import Generations
 from classifiers.priority import LEVEL_NAMES, URGENCY_OF, Blast, ImpactPolicy, impact, priority
 from classifiers.rules import Context, RuleSet
 
@@ -15,6 +16,7 @@ SEVERITY_TO_URGENCY = {
     "major": "warning", "warning": "warning", "minor": "warning", "medium": "warning",
     "info": "info", "low": "info", "none": "info", "debug": "info",
 }  # fmt: skip
+_MODEL_REASONS: Generations[int, tuple[PredictionLike, str]] = Generations(4096)
 
 
 class PredictionLike(Protocol):
@@ -49,6 +51,21 @@ class Scored:
     disagrees_with_sender: bool
 
 
+def model_reason(prediction: PredictionLike) -> str:
+    """What the model said and why, in a line; remembered by prediction object, since
+    the model hands out the same object for every alert it has seen the like of."""
+    known = _MODEL_REASONS.get(id(prediction))
+    if known is not None:
+        return known[1]
+    urgency = prediction.urgency
+    top = ", ".join(f"{name} {weight:+.2f}" for name, weight in prediction.top_features[:3])
+    p = prediction.probabilities.get(urgency, 0.0)
+    text = f"model {prediction.model_version}: urgency {urgency} (p={p:.2f}" + (f"; {top})" if top else ")")
+    # The value holds the prediction: while its id can be found, no other object has it.
+    _MODEL_REASONS.put(id(prediction), (prediction, text))
+    return text
+
+
 def score(
     prediction: PredictionLike | None,
     labels: Mapping[str, str],
@@ -65,11 +82,7 @@ def score(
     sender_urgency = SEVERITY_TO_URGENCY.get(sender.lower()) if sender else None
     if prediction is not None:
         urgency = prediction.urgency
-        top = ", ".join(f"{name} {weight:+.2f}" for name, weight in prediction.top_features[:3])
-        p = prediction.probabilities.get(urgency, 0.0)
-        reasons.append(
-            f"model {prediction.model_version}: urgency {urgency} (p={p:.2f}" + (f"; {top})" if top else ")")
-        )
+        reasons.append(model_reason(prediction))
     elif sender_urgency is not None:
         urgency = sender_urgency
         reasons.append(f"no model: urgency {urgency} from severity={sender}")

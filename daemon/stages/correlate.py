@@ -222,12 +222,20 @@ class Correlator:
     # incident id -> when it resolves unless an alert fires again (resolve_delay, flapping).
     due: dict[str, float] = field(default_factory=dict)
     next_full_scan: float = 0.0
+    _limits: dict[int, Limits] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.storms = StormDetector(self.settings.storm)
 
     def limits(self, route: int) -> Limits:
-        """The section's limits with the route's overrides."""
+        """The section's limits with the route's overrides (the settings never change
+        while the process runs, and every new alert asks)."""
+        found = self._limits.get(route)
+        if found is None:
+            found = self._limits[route] = self._route_limits(route)
+        return found
+
+    def _route_limits(self, route: int) -> Limits:
         s = self.settings
         r = s.routes[route] if 0 <= route < len(s.routes) else None
 

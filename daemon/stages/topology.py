@@ -26,9 +26,13 @@ from daemon.matchers import label_scope
 UP_SLOTS = 8
 
 
-def slots(key: str) -> list[str]:
-    """The slot keys of a multi-valued pointer (``topo:up:...``)."""
-    return [key] + [f"{key}#{i}" for i in range(1, UP_SLOTS)]
+@lru_cache(maxsize=16384)
+def slots(key: str) -> tuple[str, ...]:
+    """The slot keys of a multi-valued pointer (``topo:up:...``).
+
+    Cached: a new alert asks for its entities' slots twice (to look up and to load),
+    and the entities of a service or a node recur across its alerts' instances."""
+    return (key, *[f"{key}#{i}" for i in range(1, UP_SLOTS)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +56,19 @@ class Footprint:
         keys += [f"topo:up:{e}{sc}" for e in sorted(self.upstream) if e.startswith(kinds)]  # siblings
         return keys
 
-    def register_keys(self) -> list[str]:
-        """Pointer keys this alert's incident claims, so later related alerts find it."""
-        sc = self.scope
-        return [f"topo:own:{e}{sc}" for e in sorted(self.own)] + [
-            f"topo:up:{e}{sc}" for e in sorted(self.upstream)
-        ]
+    def register_keys(self) -> tuple[str, ...]:
+        """Pointer keys this alert's incident claims, so later related alerts find it.
+
+        Asked twice per new alert (to load them, then to claim them): remembered."""
+        return _register_keys(self.own, self.upstream, self.scope)
+
+
+@lru_cache(maxsize=16384)
+def _register_keys(own: frozenset[str], upstream: frozenset[str], scope: str) -> tuple[str, ...]:
+    return (
+        *[f"topo:own:{e}{scope}" for e in sorted(own)],
+        *[f"topo:up:{e}{scope}" for e in sorted(upstream)],
+    )
 
 
 class Topology:

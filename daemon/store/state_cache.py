@@ -42,10 +42,8 @@ class StateCache:
 
     def committed(self, ws: WorkSet) -> None:
         """``ws`` is now what the file holds: remember its states and memberships."""
-        for fp, state in ws.alerts.items():
-            self.alerts.put(fp, state)
-        for pair, member in ws.members.items():
-            self.members.put(pair, member)
+        self.alerts.put_many(ws.alerts)
+        self.members.put_many(ws.members)
 
     def clear(self) -> None:
         """A batch failed: its objects may differ from the file."""

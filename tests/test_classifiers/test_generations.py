@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import weakref
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from classifiers.generations import Generations
 
 
@@ -57,3 +60,20 @@ def test_clear_forgets_everything() -> None:
     assert len(cache) == 0
     assert cache.get("e") is None
     assert not cache.dropped
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    size=st.integers(1, 6),
+    batches=st.lists(st.dictionaries(st.integers(0, 12), st.integers(), max_size=8), max_size=12),
+)
+def test_put_many_leaves_the_cache_as_one_put_per_item_would(
+    size: int, batches: list[dict[int, int]]
+) -> None:
+    one: Generations[int, int] = Generations(size)
+    many: Generations[int, int] = Generations(size)
+    for batch in batches:
+        for k, v in batch.items():
+            one.put(k, v)
+        many.put_many(batch)
+        assert (many.hot, many.cold, len(many.dropped)) == (one.hot, one.cold, len(one.dropped))

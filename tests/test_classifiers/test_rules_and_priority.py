@@ -152,3 +152,18 @@ def test_score_without_model_uses_the_label_or_a_default() -> None:
     s = score(None, {}, {}, "x", Blast(), ImpactPolicy(), rules, NIGHT)
     assert s.priority == "P3"
     assert "no severity label" in s.reasons[0]
+
+
+def test_a_remembered_model_reason_belongs_to_its_own_prediction() -> None:
+    """The model's line is remembered by prediction object: each prediction, made one
+    after the other and dropped by the caller, still gets its own line."""
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    lines = []
+    for i in range(50):
+        pred = Pred("critical", {"critical": i / 100}, ((f"word:w{i}", 1.0),))
+        first = score(pred, {}, {}, "x", Blast(), ImpactPolicy(), rules, NIGHT).reasons[0]
+        again = score(pred, {}, {}, "x", Blast(), ImpactPolicy(), rules, NIGHT).reasons[0]
+        assert first == again == f"model m1: urgency critical (p={i / 100:.2f}; word:w{i} +1.00)"
+        lines.append(first)
+        del pred  # the caller's reference gone: only the cache could keep its id taken
+    assert len(set(lines)) == 50
