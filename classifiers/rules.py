@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from classifiers import strict_yaml
 from classifiers.priority import shift
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -177,11 +178,11 @@ def _in_hours(window: str, now: time) -> bool:
 def load_rules(path: Path) -> RuleSet:
     """Read and validate a rules file; ``RuleError`` lists every problem with its key."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data: Any = strict_yaml.load(path.read_text(encoding="utf-8")) or {}
     except OSError as err:
         raise RuleError([f"{path}: cannot read rules file: {err.strerror}"]) from None
     except yaml.YAMLError as err:
-        raise RuleError([f"{path}: invalid YAML: {err}"]) from None
+        raise RuleError([f"{path}: {strict_yaml.describe(err)}"]) from None
     try:
         parsed = RuleFile.model_validate(data)
     except ValidationError as err:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr, ValidationError
 
+from classifiers import strict_yaml
 from daemon.errors import ConfigError
 from daemon.settings import RedisStoreSettings, Settings, SourceSettings
 
@@ -50,12 +51,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError([f"{path}: cannot read config file: {err.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError([f"{path}:{where}: invalid YAML: {problem}"]) from None
+        raise ConfigError([f"{path}: {strict_yaml.describe(err)}"]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

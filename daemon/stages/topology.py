@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from classifiers import strict_yaml
 from daemon.correlation_settings import TopologySettings
 from daemon.errors import ConfigError
 from daemon.matchers import label_scope
@@ -157,11 +158,11 @@ def _host_of(instance: str) -> str:
 def _read_file(path: Path) -> dict[str, list[str]]:
     """A topology file: ``{depends_on: {entity: [entity, ...]}}``, as an inventory export writes."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError([f"{path}: cannot read the topology file ({err.strerror})"]) from None
     except yaml.YAMLError as err:
-        raise ConfigError([f"{path}: not valid YAML ({err})"]) from None
+        raise ConfigError([f"{path}: {strict_yaml.describe(err)}"]) from None
     deps = data.get("depends_on") if isinstance(data, dict) else None
     if not isinstance(deps, dict):
         raise ConfigError([f"{path}: depends_on: expected a mapping of entity -> [entities]"])

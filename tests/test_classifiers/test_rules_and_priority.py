@@ -167,3 +167,14 @@ def test_a_remembered_model_reason_belongs_to_its_own_prediction() -> None:
         lines.append(first)
         del pred  # the caller's reference gone: only the cache could keep its id taken
     assert len(set(lines)) == 50
+
+
+def test_a_rule_key_written_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Two ``action:`` in one rule: YAML would keep the later one without a word."""
+    path = _rules(tmp_path, "rules:\n  - name: a\n    action: lower\n    reason: r\n    action: raise\n")
+    with pytest.raises(RuleError) as info:
+        load_rules(path)
+    assert info.value.problems == [
+        f"{path}: line 5, column 5: invalid YAML: duplicate key 'action' (first at line 3); "
+        "remove one: YAML would keep the later value without a word"
+    ]

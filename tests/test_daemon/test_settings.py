@@ -80,6 +80,31 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
         load_settings(path)
 
 
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """PyYAML keeps the later of two equal keys silently: two ``store:`` sections ran on
+    the second while the person edited the first, and check-config said OK."""
+    path = _write(tmp_path, "store:\n  kind: sqlite\nlisten: 127.0.0.1:8080\nstore:\n  kind: redis\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value.problems[0]).startswith(
+        f"{path}: line 4, column 1: invalid YAML: duplicate key 'store' (first at line 1)"
+    )
+    nested = _write(
+        tmp_path, "correlation:\n  group_window: 60\n  storm:\n    enabled: true\n  group_window: 5\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 5, column 3: invalid YAML: duplicate key 'group_window'"):
+        load_settings(nested)
+
+
+def test_merge_keys_still_override_as_yaml_intends(tmp_path: Path) -> None:
+    """Only keys written out twice count: ``<<:`` then a key of its own is an override."""
+    path = _write(
+        tmp_path, "correlation:\n  <<: {group_window: 60, resolve_delay: 30}\n  group_window: 120\n"
+    )
+    settings = load_settings(path)
+    assert (settings.correlation.group_window, settings.correlation.resolve_delay) == (120, 30)
+
+
 def test_missing_file_is_clear(tmp_path: Path) -> None:
     """A config path that does not exist is named."""
     with pytest.raises(ConfigError, match="cannot read config file"):

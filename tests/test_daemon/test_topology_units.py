@@ -52,6 +52,10 @@ def test_topology_file_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("depends_on:\n  service:a: [not-an-entity]\n")
     with pytest.raises(ConfigError, match=r"topo\.yaml: depends_on\.service:a"):
         Topology(TopologySettings(file=bad))
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("depends_on:\n  service:a: [service:db]\n  service:a: [host:n1]\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: line 3, column 3: invalid YAML: duplicate key"):
+        Topology(TopologySettings(file=twice))
     good = tmp_path / "ok.yaml"
     good.write_text("depends_on:\n  service:a: [service:db]\n")
     assert Topology(TopologySettings(file=good)).ancestors("service:a") == {"service:db"}
