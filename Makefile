@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench storm scaling clean redis-server chromium promtool alertmanager audit
+.PHONY: run test lint typecheck bench storm scaling pipeline-cost clean redis-server chromium promtool alertmanager audit
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -78,6 +78,11 @@ storm: $(BIN)/python
 scaling: $(BIN)/python
 	$(BIN)/pip install -q '.[dev]'
 	$(BIN)/python benchmarks/scaling.py
+
+# What an alert costs the pipeline, part by part (in process, SQLite): new alerts and repeats.
+pipeline-cost: $(BIN)/python
+	$(BIN)/pip install -q '.[dev]'
+	$(BIN)/python benchmarks/pipeline_cost.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
