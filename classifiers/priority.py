@@ -15,6 +15,7 @@ production or not (from labels), the service's tier (config), and the blast radi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ def impact(labels: Mapping[str, str], blast: Blast, policy: ImpactPolicy) -> tup
     """Impact level 1 (high) .. 3 (low) and why."""
     level, reasons = 2, []
     prod_label = next(
-        (k for k, rx in policy.production.items() if k in labels and re.fullmatch(rx, labels[k])),
+        (k for k, rx in policy.production.items() if k in labels and _pattern(rx).fullmatch(labels[k])),
         None,
     )
     if prod_label is not None:
@@ -85,6 +86,12 @@ def impact(labels: Mapping[str, str], blast: Blast, policy: ImpactPolicy) -> tup
         )
     level = min(3, max(1, level))
     return level, reasons
+
+
+@functools.cache
+def _pattern(rx: str) -> re.Pattern[str]:
+    """Compiled once: ``re.fullmatch(rx, ...)`` looks the pattern up in re's cache on every call."""
+    return re.compile(rx)
 
 
 def priority(impact_level: int, urgency: str) -> str:

@@ -111,7 +111,7 @@ class Pipeline:
         )
         # One writer per incident: steps and a person's actions never interleave.
         self.lock = asyncio.Lock()
-        self._log_duplicates = True  # until the first batch asks the logger
+        self._log_duplicates = self._log_alerts = True  # until the first batch asks the logger
 
     # -- the worker --------------------------------------------------------------------
 
@@ -177,6 +177,7 @@ class Pipeline:
             # Asked once a batch: each debug call on a module logger costs ~1.7 us even when
             # filtered out (structlog's lazy proxy, then the arguments), for every repeat.
             self._log_duplicates = log.is_enabled_for(logging.DEBUG)
+            self._log_alerts = log.is_enabled_for(logging.INFO)
             await self._refresh_silences()
             alerts = [a for e in entries for a in e.notification.alerts]
             fps = [a.fingerprint for a in alerts]
@@ -373,9 +374,10 @@ class Pipeline:
             blast = blasts.get(grouping.key, Blast())
             priority = self.scorer.score(alert, predictions.get(alert.fingerprint), blast)
         incident = self.correlator.apply(ws, alert, state, transition, grouping, priority)
-        if transition in DUPLICATES and not self._log_duplicates:
+        duplicate = transition in DUPLICATES
+        if not (self._log_duplicates if duplicate else self._log_alerts):
             return incident
-        level = log.debug if transition in DUPLICATES else log.info
+        level = log.debug if duplicate else log.info
         level(
             "alert",
             fingerprint=alert.fingerprint,

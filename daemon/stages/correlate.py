@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from daemon.correlation_settings import CorrelationSettings
 from daemon.incident_state import reopen, resolve
@@ -49,10 +49,12 @@ MAX_ENTITIES = 32  # per incident, for naming the likely cause
 MAX_STORM_NAMES = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Paging:
+class Paging(NamedTuple):
     """What correlation derives from an alert that may open or join an incident: its
-    topology footprint, similarity text and keys, storm scope and inhibition keys."""
+    topology footprint, similarity text and keys, storm scope and inhibition keys.
+
+    A named tuple: immutable, and built at C speed (one per new alert; a frozen
+    dataclass's ``__init__`` set each of its seven fields through ``object.__setattr__``)."""
 
     footprint: Footprint | None = None
     text: str = ""
