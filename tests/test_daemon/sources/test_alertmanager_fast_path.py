@@ -54,3 +54,55 @@ def test_fast_path_accepts_exactly_what_pydantic_accepts(raw: dict[str, Any]) ->
         return
     got = (alert.fingerprint, alert.status.value, alert.labels, alert.annotations)
     assert (*got, alert.starts_at, alert.ends_at, alert.generator_url) == _by_pydantic(raw)
+
+
+@st.composite
+def _sent_twice(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An alert, then one under the same fingerprint claim: the same again, one field
+    changed, or anything at all (a sender reusing a fingerprint for other labels)."""
+    first = draw(ALERTS)
+    first["fingerprint"] = draw(st.sampled_from(["0123456789abcdef", "x", ""]))
+    kind = draw(st.sampled_from(["same", "one field", "any"]))
+    if kind == "same":
+        second = dict(first)
+    elif kind == "one field":
+        second = dict(first)
+        key = draw(st.sampled_from(["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL"]))
+        second[key] = draw(ALERTS)[key] if key in ("status", "labels") else draw(st.one_of(TIMES, SCALAR))
+    else:
+        second = draw(ALERTS)
+    second["fingerprint"] = first["fingerprint"]
+    return first, second
+
+
+def _parsed(raw: Any) -> tuple[object, ...]:
+    try:
+        alert = am._to_alert(raw, 0.0)
+    except ValueError:
+        return ("refused",)
+    got = (alert.fingerprint, alert.status.value, alert.labels, alert.annotations)
+    return (*got, alert.starts_at, alert.ends_at, alert.generator_url)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_sent_twice())
+def test_an_alert_sent_again_parses_as_if_it_were_new(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The memo of alerts by their sender's fingerprint never changes what a parse gives:
+    the second alert, whatever it shares with the first, parses as pydantic reads it."""
+    first, second = pair
+    assert _parsed(first) == _by_pydantic(first)
+    assert _parsed(second) == _by_pydantic(second)
+
+
+def test_a_claimed_fingerprint_is_checked_against_the_labels() -> None:
+    """A sender that puts one alert's fingerprint on another alert's labels gets the
+    fingerprint of those labels, not the remembered one."""
+    first = {"status": "firing", "labels": {"alertname": "A"}, "fingerprint": "f00d"}
+    second = {"status": "firing", "labels": {"alertname": "B"}, "fingerprint": "f00d"}
+    a, b = am._to_alert(first, 1.0), am._to_alert(second, 2.0)
+    again = am._to_alert(dict(first), 3.0)
+    assert (a.fingerprint, b.fingerprint) == (
+        am.label_fingerprint({"alertname": "A"}),
+        am.label_fingerprint({"alertname": "B"}),
+    )
+    assert (again.fingerprint, again.labels, again.received_at) == (a.fingerprint, a.labels, 3.0)
