@@ -521,6 +521,8 @@ class Correlator:
         cfg = self.settings.flapping
         if not cfg.enabled:
             return False
+        if not state.flips and transition is not Transition.RESOLVE and transition is not Transition.REFIRE:
+            return False  # most alerts never flip: nothing to prune, nothing to count
         recent = [t for t in state.flips if now - t <= cfg.window]
         if transition in (Transition.RESOLVE, Transition.REFIRE):
             recent = [*recent, now][-(cfg.changes + 1) :]

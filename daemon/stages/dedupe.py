@@ -35,10 +35,9 @@ def classify(prev: AlertState | None, alert: Alert) -> Transition:
     firing = alert.status is AlertStatus.FIRING
     if prev is None:
         return Transition.FIRST if firing else Transition.RESOLVE_UNKNOWN
-    same_occurrence = alert.starts_at is None or alert.starts_at == prev.starts_at
-    older = alert.starts_at is not None and prev.starts_at is not None and alert.starts_at < prev.starts_at
-    if older:
-        return Transition.STALE
+    starts, prev_starts = alert.starts_at, prev.starts_at
+    if starts is not None and prev_starts is not None and starts < prev_starts:
+        return Transition.STALE  # an older occurrence
     if prev.status is AlertStatus.FIRING:
         if not firing:
             return Transition.RESOLVE
@@ -48,7 +47,7 @@ def classify(prev: AlertState | None, alert: Alert) -> Transition:
     # prev is resolved
     if not firing:
         return Transition.RESOLVE_REPEAT
-    if same_occurrence and alert.starts_at is not None:
+    if starts is not None and starts == prev_starts:
         # The firing notification of an occurrence we already saw resolve: a late retry.
         return Transition.STALE
     return Transition.REFIRE
