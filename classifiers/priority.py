@@ -57,14 +57,18 @@ class Blast:
 def impact(labels: Mapping[str, str], blast: Blast, policy: ImpactPolicy) -> tuple[int, list[str]]:
     """Impact level 1 (high) .. 3 (low) and why."""
     level, reasons = 2, []
-    prod_label = next(
-        (k for k, rx in policy.production.items() if k in labels and _pattern(rx).fullmatch(labels[k])),
-        None,
-    )
+    prod_label, has_env_label = None, False
+    for k, rx in policy.production.items():  # a loop, not generators: this runs per new alert
+        value = labels.get(k)
+        if value is not None:
+            has_env_label = True
+            if _pattern(rx).fullmatch(value):
+                prod_label = k
+                break
     if prod_label is not None:
         level -= 1
         reasons.append(f"production ({prod_label}={labels[prod_label]}): impact +1")
-    elif any(k in labels for k in policy.production):
+    elif has_env_label:
         level += 1
         reasons.append("not production: impact -1")
     tier = policy.tiers.get(labels.get("service", ""))

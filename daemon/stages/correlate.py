@@ -17,10 +17,11 @@ resolved waits ``resolve_delay`` (a flap window when flapping) before it resolve
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from classifiers.generations import Generations
 from daemon.correlation_settings import CorrelationSettings
 from daemon.incident_state import reopen, resolve
 from daemon.matchers import Matcher, label_scope, matches_all
@@ -47,6 +48,7 @@ ALL_LABELS = "..."
 ACTOR = "triaged"
 MAX_ENTITIES = 32  # per incident, for naming the likely cause
 MAX_STORM_NAMES = 20
+GROUP_KEY_GENERATION = 4096  # distinct groups remembered (two generations of this many)
 
 
 class Paging(NamedTuple):
@@ -164,6 +166,12 @@ class Grouper:
         self.similarity = Similarity(settings.similarity)
         self.storm_scope_labels = tuple(settings.storm.scope) if settings.storm.enabled else ()
         self.suppressor = suppressor
+        # (route, the group_by values) -> (group key, group labels): a new alert of a group
+        # seen before (most new alerts) gets its key without building it again. The labels
+        # dict is shared by the group's alerts: nothing changes it (an incident copies it).
+        self._keys: Generations[tuple[int, tuple[str, ...]], tuple[str, dict[str, str]]] = Generations(
+            GROUP_KEY_GENERATION
+        )
 
     def group_of(self, labels: Mapping[str, str], annotations: Mapping[str, str] | None = None) -> Grouping:
         """The grouping of an alert with these labels (and, for similarity, annotations)."""
@@ -173,11 +181,17 @@ class Grouper:
                 name, group_by, route = route_name, route_group_by, i
                 break
         all_labels = ALL_LABELS in group_by
-        keys = sorted(labels) if all_labels else group_by
-        chosen = {k: labels.get(k, "") for k in keys}
-        inner = ",".join(f'{k}="{v}"' for k, v in chosen.items())
+        if all_labels:
+            key, chosen = _group_key(name, tuple(sorted(labels)), labels)
+        else:
+            values = tuple([labels.get(k, "") for k in group_by])
+            found = self._keys.get((route, values))
+            if found is None:
+                found = _group_key(name, group_by, labels)
+                self._keys.put((route, values), found)
+            key, chosen = found
         return Grouping(
-            key=f"{name}:{{{inner}}}",
+            key=key,
             labels=chosen,
             all_labels=all_labels,
             route=route,
@@ -592,7 +606,7 @@ def _open(
         last_seen=now,
         alert_count=0,
         firing_count=0,
-        group_labels=group_labels,
+        group_labels=dict(group_labels),
         notifications=0,
     )
     ws.new_incidents.add(incident.id)
@@ -613,6 +627,12 @@ def _open(
         ),
     )
     return incident
+
+
+def _group_key(name: str, keys: Sequence[str], labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    chosen = {k: labels.get(k, "") for k in keys}
+    inner = ",".join(f'{k}="{v}"' for k, v in chosen.items())
+    return f"{name}:{{{inner}}}", chosen
 
 
 def _title(alert: Alert, group_labels: Mapping[str, str], all_labels: bool) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.matchers import parse_matcher
 from daemon.models import Alert, AlertState, AlertStatus
@@ -122,6 +124,39 @@ def test_grouping_routes_first_match_and_all_labels() -> None:
     dev = {"alertname": "X", "cluster": "dev"}
     assert g.group_of(dev).key == 'default:{alertname="X"}'
     assert g.group_of({"cluster": "dev"}).labels == {"alertname": ""}  # missing label: empty
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["alertname", "cluster", "severity", "team"]),
+            st.sampled_from(["", "a", "prod", "crit", "dev"]),
+        ),
+        max_size=12,
+    )
+)
+def test_a_remembered_group_key_is_the_one_computed_afresh(label_sets: list[dict[str, str]]) -> None:
+    """The group keys a grouper remembers (by route and values) never differ from a new
+    grouper's, whatever came before: same values under another route, a missing label."""
+    config = CorrelationSettings(
+        group_by=["alertname", "cluster"],
+        routes=[
+            GroupRoute(matchers=['severity="crit"'], group_by=["cluster", "alertname"]),
+            GroupRoute(matchers=['team="a"'], group_by=["alertname", "cluster"]),
+            GroupRoute(matchers=['team="dev"'], group_by=["..."]),
+        ],
+    )
+    remembering = Grouper(config)
+    for labels in label_sets:
+        fresh = Grouper(config).group_of(labels)
+        got = remembering.group_of(labels)
+        assert (got.key, got.labels, got.route, got.all_labels) == (
+            fresh.key,
+            fresh.labels,
+            fresh.route,
+            fresh.all_labels,
+        )
 
 
 @pytest.mark.parametrize(
