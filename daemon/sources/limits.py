@@ -55,12 +55,10 @@ def _within(values: dict[str, str], limits: IntakeSettings) -> bool:
     """All in bounds, by C-level min/max over lengths: the common case, without a loop per key."""
     if not values:
         return True
-    if len(values) > limits.max_labels:
-        return False
-    keys = list(map(len, values))
     return (
-        min(keys) > 0
-        and max(keys) <= limits.max_key_length
+        len(values) <= limits.max_labels
+        and "" not in values  # no empty name: one lookup, not the minimum of the lengths
+        and max(map(len, values)) <= limits.max_key_length
         and max(map(len, values.values())) <= limits.max_value_length
     )
 
