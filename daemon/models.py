@@ -76,16 +76,17 @@ class Alert:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:
         """The inverse of ``to_json``: intake entries are stored in that shape."""
+        # Positional: the pipeline decodes every intake entry the intake memo no longer holds.
         return cls(
-            fingerprint=data["fingerprint"],
-            source=data["source"],
-            status=ALERT_STATUS[data["status"]],
-            labels=data["labels"],
-            annotations=data["annotations"],
-            starts_at=data["starts_at"],
-            ends_at=data["ends_at"],
-            generator_url=data["generator_url"],
-            received_at=data["received_at"],
+            data["fingerprint"],
+            data["source"],
+            ALERT_STATUS[data["status"]],
+            data["labels"],
+            data["annotations"],
+            data["starts_at"],
+            data["ends_at"],
+            data["generator_url"],
+            data["received_at"],
         )
 
 
@@ -121,7 +122,7 @@ class Notification:
         return cls(
             source=data["source"],
             received_at=data["received_at"],
-            alerts=tuple(Alert.from_json(a) for a in data["alerts"]),
+            alerts=tuple([Alert.from_json(a) for a in data["alerts"]]),
             group_key=data.get("group_key", ""),
             truncated_alerts=data.get("truncated_alerts", 0),
             receiver=data.get("receiver", ""),
