@@ -224,7 +224,9 @@ class Pipeline:
         """The alert's grouping and correlation keys, cached by fingerprint (same labels)
         while the annotations stay the same."""
         cached = self._groupings.get(alert.fingerprint)
-        if cached is not None and cached[0] == alert.annotations:
+        # ``is`` first: alerts parsed from the same earlier one share their dicts, and a
+        # dict comparison has no identity shortcut of its own.
+        if cached is not None and (cached[0] is alert.annotations or cached[0] == alert.annotations):
             return cached[1]
         grouping = self.grouper.group_of(alert.labels, alert.annotations)
         self._groupings.put(alert.fingerprint, (alert.annotations, grouping))
@@ -627,7 +629,7 @@ def _repeats(prev: AlertState | None, alert: Alert) -> bool:
         and prev.suppressed is None
         and prev.ends_at == alert.ends_at
         and (not alert.generator_url or alert.generator_url == prev.generator_url)
-        and prev.labels == alert.labels
+        and (prev.labels is alert.labels or prev.labels == alert.labels)
     )
 
 

@@ -41,7 +41,7 @@ def classify(prev: AlertState | None, alert: Alert) -> Transition:
     if prev.status is AlertStatus.FIRING:
         if not firing:
             return Transition.RESOLVE
-        if alert.annotations != prev.annotations:
+        if alert.annotations is not prev.annotations and alert.annotations != prev.annotations:
             return Transition.UPDATE
         return Transition.REPEAT
     # prev is resolved
