@@ -47,17 +47,21 @@ class Footprint(NamedTuple):
     own: frozenset[str]
     upstream: frozenset[str]
     scope: str = ""
+    # The own entities that something in the map depends on: only their "what depends on
+    # me" pointers can have been claimed (an alert claims those of its upstream alone).
+    depended_on: frozenset[str] = frozenset()
 
     def lookup_keys(self, sibling_kinds: Iterable[str]) -> list[str]:
         """Pointer keys whose open incident this alert may join, most specific first."""
         kinds = tuple(f"{k}:" for k in sibling_kinds)
         sc = self.scope
-        own = [_entity_keys(e, sc) for e in sorted(self.own)]
+        own = [(e, _entity_keys(e, sc)) for e in sorted(self.own)]
         up = [(e, _entity_keys(e, sc)) for e in sorted(self.upstream)]
-        keys = [k[0] for k in own]  # same thing already alerting
+        keys = [k[0] for _, k in own]  # same thing already alerting
         keys += [k[0] for _, k in up]  # my cause alerting
-        for k in own:
-            keys += k[1]  # what depends on me
+        for e, k in own:
+            if e in self.depended_on:
+                keys += k[1]  # what depends on me
         keys += [k[1][0] for e, k in up if e.startswith(kinds)]  # siblings
         return keys
 
@@ -93,6 +97,8 @@ class Topology:
             for entity, deps in _read_file(settings.file).items():
                 depends[entity] = tuple(dict.fromkeys([*depends.get(entity, ()), *deps]))
         self._depends = depends
+        # Every entity something depends on: the only ones whose dependents can be found.
+        self._targets = frozenset(t for deps in depends.values() for t in deps)
         self._labels = tuple(settings.labels.items())
         self._ancestors = lru_cache(maxsize=65536)(self._walk)
 
@@ -122,7 +128,7 @@ class Topology:
         for e in own:
             upstream.update(self._ancestors(e))
         scope = label_scope(labels, self.settings.scope)
-        return Footprint(own, frozenset(upstream - own), f"@{scope}" if scope else "")
+        return Footprint(own, frozenset(upstream - own), f"@{scope}" if scope else "", own & self._targets)
 
     def ancestors(self, entity: str) -> frozenset[str]:
         """What ``entity`` depends on, directly or not."""

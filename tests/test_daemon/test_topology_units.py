@@ -76,3 +76,21 @@ def test_weekly_windows_wrap_midnight_and_follow_the_zone() -> None:
         WeeklyWindow(start="25:00", end="01:00")
     with pytest.raises(ValueError, match="time zone"):
         WeeklyWindow(start="01:00", end="02:00", timezone="Mars/Olympus")
+
+
+def test_only_an_entity_something_depends_on_looks_for_its_dependents() -> None:
+    """An alert claims the "what depends on me" pointers of its upstream only, so an entity
+    that no dependency names has none to find: without a map, an alert looks up its own
+    two keys instead of eighteen."""
+    labels = {"instance": "web-7:9100", "service": "web", "cluster": "eu"}
+    bare = Topology(TopologySettings()).footprint(labels)
+    assert bare.lookup_keys(["host"]) == ["topo:own:host:web-7@cluster=eu", "topo:own:service:web@cluster=eu"]
+    mapped = Topology(TopologySettings(depends_on={"pod:shop/a": ["host:web-7"]}))
+    keys = mapped.footprint(labels).lookup_keys(["host"])
+    assert [k for k in keys if k.startswith("topo:up:")] == [
+        "topo:up:host:web-7@cluster=eu",
+        *[f"topo:up:host:web-7@cluster=eu#{i}" for i in range(1, 8)],
+    ]
+    # A dependent's alert claims exactly the pointer the depended-on entity looks up.
+    pod = mapped.footprint({"pod": "a", "namespace": "shop", "cluster": "eu"})
+    assert "topo:up:host:web-7@cluster=eu" in pod.register_keys()
