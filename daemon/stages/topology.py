@@ -50,6 +50,8 @@ class Footprint(NamedTuple):
     # The own entities that something in the map depends on: only their "what depends on
     # me" pointers can have been claimed (an alert claims those of its upstream alone).
     depended_on: frozenset[str] = frozenset()
+    # What ``register_keys`` answers, computed with the footprint (asked twice per new alert).
+    registers: tuple[str, ...] = ()
 
     def lookup_keys(self, sibling_kinds: Iterable[str]) -> list[str]:
         """Pointer keys whose open incident this alert may join, most specific first."""
@@ -61,30 +63,20 @@ class Footprint(NamedTuple):
         keys += [k[0] for _, k in up]  # my cause alerting
         for e, k in own:
             if e in self.depended_on:
-                keys += k[1]  # what depends on me
-        keys += [k[1][0] for e, k in up if e.startswith(kinds)]  # siblings
+                keys += slots(k[1])  # what depends on me
+        keys += [k[1] for e, k in up if e.startswith(kinds)]  # siblings
         return keys
 
     def register_keys(self) -> tuple[str, ...]:
-        """Pointer keys this alert's incident claims, so later related alerts find it.
-
-        Asked twice per new alert (to load them, then to claim them): remembered."""
-        return _register_keys(self.own, self.upstream, self.scope)
+        """Pointer keys this alert's incident claims, so later related alerts find it."""
+        return self.registers
 
 
 @lru_cache(maxsize=16384)
-def _entity_keys(entity: str, scope: str) -> tuple[str, tuple[str, ...]]:
-    """An entity's own pointer key and the slots of its upstream pointer: the entities of
-    a service or a node recur across its alerts' instances."""
-    return f"topo:own:{entity}{scope}", slots(f"topo:up:{entity}{scope}")
-
-
-@lru_cache(maxsize=16384)
-def _register_keys(own: frozenset[str], upstream: frozenset[str], scope: str) -> tuple[str, ...]:
-    return (
-        *[f"topo:own:{e}{scope}" for e in sorted(own)],
-        *[f"topo:up:{e}{scope}" for e in sorted(upstream)],
-    )
+def _entity_keys(entity: str, scope: str) -> tuple[str, str]:
+    """An entity's own pointer key and its "what depends on me" key: the entities of a
+    service or a node recur across its alerts' instances."""
+    return f"topo:own:{entity}{scope}", f"topo:up:{entity}{scope}"
 
 
 class Topology:
@@ -128,7 +120,12 @@ class Topology:
         for e in own:
             upstream.update(self._ancestors(e))
         scope = label_scope(labels, self.settings.scope)
-        return Footprint(own, frozenset(upstream - own), f"@{scope}" if scope else "", own & self._targets)
+        sc = f"@{scope}" if scope else ""
+        up = frozenset(upstream - own)
+        registers = tuple(
+            [_entity_keys(e, sc)[0] for e in sorted(own)] + [_entity_keys(e, sc)[1] for e in sorted(up)]
+        )
+        return Footprint(own, up, sc, own & self._targets, registers)
 
     def ancestors(self, entity: str) -> frozenset[str]:
         """What ``entity`` depends on, directly or not."""
