@@ -182,7 +182,7 @@ class Grouper:
                 break
         all_labels = ALL_LABELS in group_by
         if all_labels:
-            key, chosen = _group_key(name, tuple(sorted(labels)), labels)
+            key, chosen = _group_key(name, sorted(labels), labels)
         else:
             values = tuple([labels.get(k, "") for k in group_by])
             found = self._keys.get((route, values))

@@ -31,8 +31,8 @@ UP_SLOTS = 8
 def slots(key: str) -> tuple[str, ...]:
     """The slot keys of a multi-valued pointer (``topo:up:...``).
 
-    Cached: a new alert asks for its entities' slots twice (to look up and to load),
-    and the entities of a service or a node recur across its alerts' instances."""
+    Cached: a new alert asks for its upstream entities' slots twice (to load them, then
+    to claim one), and the entities of a service or a node recur across its instances."""
     return (key, *[f"{key}#{i}" for i in range(1, UP_SLOTS)])
 
 
