@@ -18,7 +18,7 @@ from daemon.auth import authorized, needs_body
 from daemon.errors import AuthError, NotFound, PayloadError, PayloadTooLarge, StoreUnavailable
 from daemon.keys import METRICS, SETTINGS, STORE
 from daemon.settings import CloudwatchSourceSettings, SourceSettings
-from daemon.sources import SOURCES, Parser, sns
+from daemon.sources import BODY_PARSERS, SOURCES, BodyParser, Parser, ParseResult, sns
 from daemon.sources.generic import GenericParser
 from daemon.sources.limits import check_depth, enforce
 
@@ -33,7 +33,7 @@ async def ingest(request: web.Request) -> web.Response:
     parser = SOURCES.get(name)
     if parser is None or source_settings is None or not source_settings.enabled:
         raise NotFound(f"no source {name!r}; enabled sources: {', '.join(_enabled(request))}")
-    return await accept(request, name, parser, source_settings)
+    return await accept(request, name, parser, source_settings, BODY_PARSERS.get(name))
 
 
 async def ingest_generic(request: web.Request) -> web.Response:
@@ -47,7 +47,13 @@ async def ingest_generic(request: web.Request) -> web.Response:
     return await accept(request, "generic", GenericParser(mapping_name, mapping), generic)
 
 
-async def accept(request: web.Request, name: str, parser: Parser, source: SourceSettings) -> web.Response:
+async def accept(
+    request: web.Request,
+    name: str,
+    parser: Parser,
+    source: SourceSettings,
+    body_parser: BodyParser | None = None,
+) -> web.Response:
     """The edge every sender shares: auth, limits, parse, one durable append, then the answer."""
     t0 = time.perf_counter()
     app = request.app
@@ -63,19 +69,15 @@ async def accept(request: web.Request, name: str, parser: Parser, source: Source
         # Shedding here keeps memory and latency bounded; senders retry on 503.
         refused.labels(source=name, reason="overloaded").inc()
         raise StoreUnavailable("intake backlog is full")
-    payload = decode(raw if raw is not None else await read_body(request, name), name, request)
-    if isinstance(source, CloudwatchSourceSettings):
-        early = await _sns_envelope(payload, source)
-        if early is not None:
-            return early
-    try:
-        result = enforce(parser(payload, time.time()), settings.intake)
-    except PayloadTooLarge:
-        refused.labels(source=name, reason="too_many_alerts").inc()
-        raise
-    except PayloadError:
-        refused.labels(source=name, reason="invalid_payload").inc()
-        raise
+    if raw is None:
+        raw = await read_body(request, name)
+    received_at = time.time()
+    result = body_parser(raw, received_at, settings.intake) if body_parser is not None else None
+    if result is None:
+        parsed = await _parse(request, name, parser, source, raw, received_at)
+        if isinstance(parsed, web.Response):
+            return parsed
+        result = parsed
     alerts = result.notification.alerts
     n_bad = len(result.rejected)
     metrics.alerts_received.labels(source=name).inc(len(alerts) + n_bad)
@@ -98,6 +100,27 @@ async def accept(request: web.Request, name: str, parser: Parser, source: Source
     metrics.alerts_accepted.labels(source=name).inc(len(alerts))
     metrics.ingest_seconds.labels(source=name).observe(time.perf_counter() - t0)
     return web.json_response(body, status=202, dumps=_dumps)
+
+
+async def _parse(
+    request: web.Request, name: str, parser: Parser, source: SourceSettings, raw: bytes, received_at: float
+) -> ParseResult | web.Response:
+    """The general path: decode, check depth, parse, enforce limits, each refusal counted
+    and worded; an SNS subscription message is answered here (the response)."""
+    refused = request.app[METRICS].requests_rejected
+    payload = decode(raw, name, request)
+    if isinstance(source, CloudwatchSourceSettings):
+        early = await _sns_envelope(payload, source)
+        if early is not None:
+            return early
+    try:
+        return enforce(parser(payload, received_at), request.app[SETTINGS].intake)
+    except PayloadTooLarge:
+        refused.labels(source=name, reason="too_many_alerts").inc()
+        raise
+    except PayloadError:
+        refused.labels(source=name, reason="invalid_payload").inc()
+        raise
 
 
 async def _sns_envelope(payload: object, source: CloudwatchSourceSettings) -> web.Response | None:

@@ -105,11 +105,9 @@ def _to_alert(raw: Any, received_at: float) -> Alert:
     if type(raw) is dict:
         claimed = raw.get("fingerprint")
         if type(claimed) is str:
-            known = _known.get(claimed)
-            if known is not None:
-                again = _same_again(raw, known, received_at)
-                if again is not None:
-                    return again
+            again = _same_again(raw, claimed, received_at)
+            if again is not None:
+                return again
     fast = _fast_alert(raw, received_at)
     if fast is not None:
         return fast
@@ -159,38 +157,84 @@ def _fast_alert(raw: Any, received_at: float) -> Alert | None:
     if type(fingerprint) is not str:
         return None
     starts_at, ends_at, generator_url = fields
-    labels = dict(labels)
-    alert = Alert(
-        fingerprint=_fingerprint(labels),
-        source=SOURCE,
-        status=STATUS_MAP[status],
-        labels=labels,
-        annotations=dict(annotations),
-        starts_at=parse_rfc3339(starts_at),
-        ends_at=parse_rfc3339(ends_at),
-        generator_url=generator_url,
-        received_at=received_at,
+    return new_alert(
+        fingerprint, status, dict(labels), dict(annotations), starts_at, ends_at, generator_url, received_at
     )
-    if fingerprint:
-        _known.put(fingerprint, (alert, starts_at, ends_at))
+
+
+def new_alert(
+    claim: str,
+    status: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    starts_at: str,
+    ends_at: str,
+    generator_url: str,
+    received_at: float,
+) -> Alert:
+    """The alert of fields already checked (``labels`` and ``annotations`` are the caller's
+    own copies), remembered under the sender's ``claim`` for ``sent_again``.
+
+    A timestamp ``parse_rfc3339`` cannot read raises ``ValueError``.
+    """
+    alert = Alert(
+        _fingerprint(labels),
+        SOURCE,
+        STATUS_MAP[status],
+        labels,
+        annotations,
+        parse_rfc3339(starts_at),
+        parse_rfc3339(ends_at),
+        generator_url,
+        received_at,
+    )
+    if claim:
+        _known.put(claim, (alert, starts_at, ends_at))
     return alert
 
 
-def _same_again(raw: dict[str, Any], known: tuple[Alert, str, str], received_at: float) -> Alert | None:
-    """``known`` received again, when ``raw`` says exactly what it said; else ``None``.
+def _same_again(raw: dict[str, Any], claim: str, received_at: float) -> Alert | None:
+    """``sent_again`` with the fields of a decoded alert (absent ones as ``_fast_alert`` reads them)."""
+    return sent_again(
+        claim,
+        raw.get("status"),
+        raw.get("labels"),
+        raw.get("annotations", _NO_ANNOTATIONS),
+        raw.get("startsAt", ""),
+        raw.get("endsAt", ""),
+        raw.get("generatorURL", ""),
+        received_at,
+    )
+
+
+def sent_again(
+    claim: str,
+    status: object,
+    labels: object,
+    annotations: object,
+    starts_at: object,
+    ends_at: object,
+    generator_url: object,
+    received_at: float,
+) -> Alert | None:
+    """The alert remembered under ``claim``, received again, when the sender says exactly
+    what it said then; else ``None``.
 
     Equal to validated ``dict[str, str]`` means valid: JSON keys are strings, and only a
-    string equals a string. Every field ``_fast_alert`` reads is compared, so the result
+    string equals a string. Every field ``new_alert`` reads is compared, so the result
     is the one it would build (with the dicts shared rather than copied).
     """
-    alert, starts_at, ends_at = known
+    known = _known.get(claim)
+    if known is None:
+        return None
+    alert, known_starts, known_ends = known
     if (
-        raw.get("labels") != alert.labels
-        or raw.get("annotations", _NO_ANNOTATIONS) != alert.annotations
-        or raw.get("status") != alert.status.value
-        or raw.get("startsAt", "") != starts_at
-        or raw.get("endsAt", "") != ends_at
-        or raw.get("generatorURL", "") != alert.generator_url
+        labels != alert.labels
+        or annotations != alert.annotations
+        or status != alert.status.value
+        or starts_at != known_starts
+        or ends_at != known_ends
+        or generator_url != alert.generator_url
     ):
         return None
     return Alert(
