@@ -810,6 +810,9 @@ class _Rows:
         self.incidents: list[tuple[str, str, str, float, bytes]] = []
         self.members: list[tuple[str, str, float, bytes]] = []
         self.counters: list[AlertCounters] = []
+        # Counters the documents written whole already hold: a row is only brought up to
+        # date if it exists (a new alert gets none until its first repeat).
+        self.counters_in_documents: list[AlertCounters] = []
         self.groups: list[tuple[str, str | None]] = []
         self.events: list[tuple[str, bytes]] = []
         self.outbox: list[tuple[str, str, str, bytes]] = []
@@ -826,11 +829,19 @@ class _Rows:
         rows.deferred = [
             (x, kind, at) for x in ws.dirty_incidents for kind, at in ws.incidents[x].deferrals()
         ]
+        whole = ws.whole_members()
         rows.members = [
-            (k[0], k[1], m.first_seen, codec.encode_member(m))
-            for k, m in ((k, ws.members[k]) for k in ws.whole_members())
+            (k[0], k[1], m.first_seen, codec.encode_member(m)) for k, m in ((k, ws.members[k]) for k in whole)
         ]
-        rows.counters = ws.counters()
+        for c in ws.counters():
+            # Written whole with its membership (if any): inserting a counters row would
+            # only repeat the documents, one more B-tree write per new alert.
+            if c.fingerprint in ws.dirty_alerts and (
+                c.incident_id is None or (c.incident_id, c.fingerprint) in whole
+            ):
+                rows.counters_in_documents.append(c)
+            else:
+                rows.counters.append(c)
         rows.groups = [(key, ws.open_groups.get(key)) for key in ws.dirty_groups]
         rows.events = [(i, codec.encode_event(e)) for i, e in ws.events]
         rows.outbox = [
@@ -852,6 +863,11 @@ class _Rows:
             " receive_count = excluded.receive_count, incident_id = excluded.incident_id,"
             " member_count = excluded.member_count, member_last_seen = excluded.member_last_seen",
             self.counters,
+        )
+        conn.executemany(
+            "UPDATE alert_counters SET last_seen = ?, receive_count = ?, incident_id = ?,"
+            " member_count = ?, member_last_seen = ? WHERE fingerprint = ?",
+            [(*c[1:], c[0]) for c in self.counters_in_documents],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO incidents (id, group_key, status, opened_at, doc) VALUES (?, ?, ?, ?, ?)",

@@ -97,3 +97,41 @@ async def test_a_schema_1_file_reads_its_documents_and_counts_on(
             assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         await store.close()
+
+
+def _counter_rows(path: Path) -> list[tuple[int, int | None]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT receive_count, member_count FROM alert_counters").fetchall()
+
+
+async def test_a_new_alert_has_no_counters_row_until_it_repeats_and_the_row_keeps_up(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A new alert's documents hold its counters, so it gets no row of its own (one write
+    less per new alert). Its first repeat adds the row; a later change that rewrites the
+    documents (it resolves) brings the row up to date rather than leaving it behind them:
+    a reopened store reads the right count at every step."""
+    settings = make_settings()
+    path = tmp_path / "c.db"
+
+    async def reopened_count() -> int:
+        store = SqliteStore(path, synchronous="normal")
+        await store.open()
+        try:
+            with sqlite3.connect(path) as conn:
+                [(fp,)] = conn.execute("SELECT fingerprint FROM alerts").fetchall()
+            return await _receive_count(store, fp)
+        finally:
+            await store.close()
+
+    steps = [("repeat_first", [], 1), ("repeat_second", [(2, 2)], 2), ("repeat_second", [(3, 3)], 3)]
+    steps.append(("repeat_resolved", [(4, 4)], 4))
+    for i, (fixture, rows, count) in enumerate(steps):
+        store = SqliteStore(path, synchronous="normal")
+        await store.open()
+        try:
+            await _feed(store, settings, fixture, T0 + i)
+        finally:
+            await store.close()
+        assert _counter_rows(path) == rows, fixture
+        assert await reopened_count() == count, fixture
