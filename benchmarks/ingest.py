@@ -58,6 +58,8 @@ WEBHOOK_PATH = "/api/v1/alerts/alertmanager"
 BATCH_SIZES = (1, 50)  # the default; --batches 1,50,500 adds Alertmanager's larger groups
 REPEAT_SHARE = 0.7
 SERVER_CORE, LOAD_CORE = 0, 1
+# --floor's receivers (benchmarks/noop_server.py --append), by name: with triaged's checks or not.
+FLOOR_SERVERS = {"floor-append": False, "floor-checked": True}
 # Alertmanager 0.25's request headers (see the fixtures' *.headers.txt), minus auth.
 HEADERS = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0"}
 # A direct opener: proxy variables in the environment must never route loopback traffic.
@@ -804,7 +806,7 @@ def run_one(server: Server, bodies: Path, cfg: RunConfig, is_daemon: bool) -> di
         res = _recv(parent, loader, cfg.profile.max_load_seconds + 90.0, "load result")
         cpu1 = server.cpu_seconds()
         row = summarize(server, res, cpu1 - cpu0, warm)
-        if cfg.edge_only:
+        if cfg.edge_only or server.name in FLOOR_SERVERS:
             parent.send("stop")  # no paced phase: the backlog is not drained by anything
             row["edge_only"] = is_daemon
         elif is_daemon:
@@ -994,9 +996,16 @@ def noop_paced_figures(
 
 
 def servers_for(
-    batch: int, workdir: Path, pin: bool, stores: list[str], redis_url: str | None, extra_config: str = ""
+    batch: int,
+    workdir: Path,
+    pin: bool,
+    stores: list[str],
+    redis_url: str | None,
+    extra_config: str = "",
+    floor: bool = False,
 ) -> list[tuple[Server, bool]]:
-    """A fresh no-op server and one fresh triaged per store (new SQLite file / Redis prefix)."""
+    """A fresh no-op server, the two floor receivers if asked, and one fresh triaged per
+    store (new SQLite file / Redis prefix)."""
     noop_port = free_port()
     noop = Server(
         "no-op",
@@ -1006,6 +1015,18 @@ def servers_for(
         pin,
     )
     servers = [(noop, False)]
+    for name, check in FLOOR_SERVERS.items() if floor else ():
+        port = free_port()
+        log = workdir / f"{name}-b{batch}.log"
+        argv = [
+            sys.executable,
+            str(HERE / "noop_server.py"),
+            "--listen",
+            f"{HOST}:{port}",
+            "--append",
+            str(log),
+        ]
+        servers.append((Server(name, argv + ["--check"] * check, port, workdir, pin), False))
     for store in stores:
         daemon = triaged_server(store, f"b{batch}", workdir, pin, redis_url, extra_config)
         servers.append((daemon, True))
@@ -1197,6 +1218,8 @@ def print_report(report: dict[str, Any]) -> None:
     )
     edge_only = " -- edge only: triaged's pipeline off" if report["settings"].get("edge_only") else ""
     print(f"\ntriaged / no-op (the headline: same bodies, same load, measured back to back){edge_only}")
+    if report["settings"].get("floor"):
+        print("  (floor-*: a receiver that only appends the body, synced, with or without triaged's checks)")
     for batch, ratio in report["ratios"].items():
         alerts, p99 = ratio["alerts_per_s"], ratio["p99_ms"]
         print(f"  batch {batch:>9}: alerts/s x{alerts:.3f}   p99 latency x{p99:.2f}")
@@ -1345,6 +1368,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         " edge alone (HTTP, checks, durable intake append) against the no-op; no end-to-end or paced phase",
     )
     p.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the floor of a durable receiver (benchmarks/noop_server.py --append):"
+        " each body appended to a file and synced before the answer, without checks"
+        " (floor-append) and with triaged's one-pass Alertmanager checks (floor-checked);"
+        " no paced phase. What no receiver that acknowledges stored alerts can beat",
+    )
+    p.add_argument(
         "--paced-seconds",
         type=float,
         metavar="S",
@@ -1412,6 +1443,7 @@ def main(argv: list[str]) -> int:
             "redis_core": args.redis_core,
             "repeat_share": args.repeat_share,
             "edge_only": args.edge_only,
+            "floor": args.floor,
         },
         "payloads": {},
         "runs": [],
@@ -1444,7 +1476,7 @@ def main(argv: list[str]) -> int:
             print(f"batch {batch}: {report['payloads'][batch]}", flush=True)
             runs: dict[str, dict[str, Any]] = {}
             extra = args.extra_config + ("\npipeline: {enabled: false}" if args.edge_only else "")
-            for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url, extra):
+            for server, is_daemon in servers_for(batch, workdir, pin, stores, redis_url, extra, args.floor):
                 print(
                     f"  {server.name}: {n} requests x {batch} alerts, concurrency {cfg.concurrency} ...",
                     flush=True,
@@ -1462,10 +1494,10 @@ def main(argv: list[str]) -> int:
                 report["runs"].append(run)
                 runs[server.name] = run
             noop = runs["no-op"]
-            for store in stores:
-                daemon = runs[f"triaged-{store}"]
+            for name in stores if not args.floor else [*FLOOR_SERVERS, *stores]:
+                daemon = runs[name if name in FLOOR_SERVERS else f"triaged-{name}"]
                 if "failed" not in noop and "failed" not in daemon:
-                    report["ratios"][f"{batch} {store}"] = {
+                    report["ratios"][f"{batch} {name}"] = {
                         "alerts_per_s": round(daemon["alerts_per_s"] / max(noop["alerts_per_s"], 1e-9), 3),
                         "p99_ms": round(daemon["p99_ms"] / max(noop["p99_ms"], 1e-9), 3),
                     }
