@@ -53,12 +53,8 @@ IDLE_POLL_SECONDS = 1.0
 SILENCE_REFRESH_SECONDS = 1.0
 # Delayed resolutions (resolve_delay, flapping) and pointer sweeps run this often.
 UPKEEP_SECONDS = 1.0
-# Groupings kept by fingerprint: two generations of this many (classifiers/generations.py),
-# as many as the SQLite store keeps alert states (daemon/store/state_cache.py). At half
-# that (10,000), a run re-sending 45,000 active alerts rebuilt the grouping of most
-# repeats whose state was still in memory: 12,571-13,094 alerts/s end to end, against
-# 14,473-15,100 at 20,000, for 35 MiB more peak RSS (issue 10, session 17).
-GROUPING_GENERATION = 20_000
+# Groupings kept by fingerprint: two generations of this many (classifiers/generations.py).
+GROUPING_GENERATION = 10_000
 # Timeline kinds that change an incident's state: each gets its canonical log line.
 TRANSITIONS = frozenset({"opened", "resolved", "reopened", "storm_collapsed", "flapping"})
 LOGGED_DETAIL = ("reason", "group_key", "into", "scope")
