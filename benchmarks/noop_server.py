@@ -50,28 +50,22 @@ def _accepted(n: int) -> web.Response:
 
 
 class AppendLog:
-    """Length-prefixed bodies appended to one file; callers wait for the ``fdatasync`` of theirs."""
+    """Length-prefixed bodies appended to one file; callers wait for the ``fdatasync`` of theirs
+    (triaged's ``GroupCommit``: bodies that arrive during a sync share the next one)."""
 
     def __init__(self, path: Path) -> None:
+        from daemon.store.group_commit import GroupCommit
+
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[bytes, None] = GroupCommit(self._commit)
 
     async def append(self, body: bytes) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((body, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await future
+        await self._commits.submit(body)
 
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._pending:
-            batch, self._pending = self._pending, []
-            data = b"".join(len(body).to_bytes(4, "little") + body for body, _ in batch)
-            await loop.run_in_executor(None, self._write, data)
-            for _, future in batch:
-                future.set_result(None)
+    async def _commit(self, bodies: list[bytes]) -> list[None]:
+        data = b"".join(len(body).to_bytes(4, "little") + body for body in bodies)
+        await asyncio.get_running_loop().run_in_executor(None, self._write, data)
+        return [None] * len(bodies)
 
     def _write(self, data: bytes) -> None:
         os.write(self._fd, data)
@@ -80,10 +74,10 @@ class AppendLog:
 
 def durable_accept(path: Path, check: bool) -> Handler:
     """The floor: (checked) body appended and synced before the answer."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     log = AppendLog(path)
     count: Callable[[bytes], int] = _count
     if check:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from daemon.settings import IntakeSettings
         from daemon.sources import alertmanager_decode
 

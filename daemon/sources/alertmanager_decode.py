@@ -53,30 +53,10 @@ def decoder_for(limits: IntakeSettings) -> msgspec.json.Decoder[Any]:
 
 def _alert(wire: Any, received_at: float) -> Alert:
     claim = wire.fingerprint
-    if claim:
-        again = sent_again(
-            claim,
-            wire.status,
-            wire.labels,
-            wire.annotations,
-            wire.startsAt,
-            wire.endsAt,
-            wire.generatorURL,
-            received_at,
-        )
-        if again is not None:
-            return again
+    fields = (wire.status, wire.labels, wire.annotations, wire.startsAt, wire.endsAt, wire.generatorURL)
+    again = sent_again(claim, *fields, received_at) if claim else None
     # msgspec builds fresh dicts: no copy is needed to own them.
-    return new_alert(
-        claim,
-        wire.status,
-        wire.labels,
-        wire.annotations,
-        wire.startsAt,
-        wire.endsAt,
-        wire.generatorURL,
-        received_at,
-    )
+    return again if again is not None else new_alert(claim, *fields, received_at)
 
 
 @lru_cache(maxsize=64)
