@@ -73,7 +73,9 @@ async def accept(
         raw = await read_body(request, name)
     received_at = time.time()
     result = body_parser(raw, received_at, settings.intake) if body_parser is not None else None
-    if result is None:
+    if not isinstance(result, ParseResult):
+        if result is not None:
+            metrics.webhooks_general_path.labels(source=name, reason=result).inc()
         parsed = await _parse(request, name, parser, source, raw, received_at)
         if isinstance(parsed, web.Response):
             return parsed

@@ -37,6 +37,7 @@ class Metrics:
     alerts_accepted: Counter
     alerts_rejected: Counter
     requests_rejected: Counter
+    webhooks_general_path: Counter
     alerts_processed: Counter
     alerts_dropped: Counter
     incidents_opened: Counter
@@ -84,6 +85,13 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         requests_rejected=Counter(
             "triaged_webhook_requests_rejected",
             "Whole webhook requests refused, by reason (auth, size, JSON, shape, overload).",
+            ["source", "reason"],
+            registry=reg,
+        ),
+        webhooks_general_path=Counter(
+            "triaged_webhooks_general_path",
+            "Webhooks the one-pass decode left to the general path, by reason (checks: a bad alert or a"
+            " limit; unknown_field: a key it does not know; not_json; timestamp; depth_limit).",
             ["source", "reason"],
             registry=reg,
         ),

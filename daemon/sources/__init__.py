@@ -9,8 +9,8 @@ from daemon.sources import alertmanager, alertmanager_decode, cloudwatch, datado
 from daemon.sources.result import ParseResult
 
 Parser = Callable[[object, float], ParseResult]
-# Reads the raw body and answers for all of it, or ``None`` to leave it to the ``Parser``.
-BodyParser = Callable[[bytes, float, IntakeSettings], ParseResult | None]
+# Reads the raw body and answers for all of it, or says why it leaves it to the ``Parser``.
+BodyParser = Callable[[bytes, float, IntakeSettings], ParseResult | str]
 
 # Senders whose usual body is checked in one pass over its bytes before the general path.
 BODY_PARSERS: dict[str, BodyParser] = {"alertmanager": alertmanager_decode.parse}

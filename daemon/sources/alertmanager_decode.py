@@ -12,10 +12,12 @@ tests hold the two paths to the same answers.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
+import structlog
 
 from daemon.models import Alert, Notification
 from daemon.settings import IntakeSettings
@@ -25,25 +27,62 @@ from daemon.sources.result import ParseResult
 # The deepest the schema nests (body, alerts, alert, labels): below an ``intake.max_depth``
 # of 4 the general path must refuse such bodies, so this one stands aside.
 DEPTH = 4
+log = structlog.get_logger(__name__)
+
 # msgspec bounds integers to int64; a larger count (orjson reads up to 2**64 - 1) is left
 # to the general path.
 _MAX_COUNT = 2**63 - 1
 
 
-def parse(raw: bytes, received_at: float, limits: IntakeSettings) -> ParseResult | None:
-    """The body's alerts, all accepted, or ``None``: the general path must decide."""
+def parse(raw: bytes, received_at: float, limits: IntakeSettings) -> ParseResult | str:
+    """The body's alerts, all accepted; or why the general path must decide, one of
+    ``ASIDE`` (``triaged_webhooks_general_path_total``'s reasons)."""
     if limits.max_depth < DEPTH:
-        return None
+        return "depth_limit"
     decoder = decoder_for(limits)
     try:
         body: Any = decoder.decode(raw)
+    except msgspec.ValidationError as err:
+        unknown = _UNKNOWN.search(str(err))
+        if unknown is None:
+            return "checks"
+        _report_unknown(unknown[1], unknown[2])
+        return "unknown_field"
+    except msgspec.DecodeError:
+        return "not_json"
+    try:
         alerts = [_alert(wire, received_at) for wire in body.alerts]
-    except (msgspec.DecodeError, ValueError, OverflowError):  # ValidationError is a DecodeError
-        return None
+    except (ValueError, OverflowError):
+        return "timestamp"
     notification = Notification(
         SOURCE, received_at, tuple(alerts), body.groupKey, body.truncatedAlerts, body.receiver
     )
     return ParseResult(notification, (), _positions(len(alerts)))
+
+
+# Why a body went the general path: a type or limit the general path will name, a key the
+# schema does not know (a newer Alertmanager, another sender), not JSON at all, a timestamp
+# only the general path reads (or refuses), or ``intake.max_depth`` under ``DEPTH``.
+ASIDE = ("checks", "unknown_field", "not_json", "timestamp", "depth_limit")
+_UNKNOWN = re.compile(r"unknown field `([^`]*)`(?: - at `([^`]*)`)?")
+_INDEX = re.compile(r"\[\d+\]")
+_reported: set[str] = set()
+_REPORTED_MAX = 64
+
+
+def _report_unknown(field: str, where: str | None) -> None:
+    """Say once per key (up to ``_REPORTED_MAX``) that bodies carrying it take the slower
+    path: a newer Alertmanager adding a key would otherwise double the edge's CPU unseen."""
+    key = f"{_INDEX.sub('[]', where or '$')}.{field}"
+    if key in _reported or len(_reported) >= _REPORTED_MAX:
+        return
+    _reported.add(key)
+    log.info(
+        "alertmanager_key_unknown",
+        key=key,
+        note="bodies with this key are checked on the general path (more CPU an alert);"
+        " none is refused for it",
+    )
 
 
 def decoder_for(limits: IntakeSettings) -> msgspec.json.Decoder[Any]:

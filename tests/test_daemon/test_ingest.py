@@ -31,6 +31,23 @@ async def test_accepts_captured_body_and_counts(client: TestClient[Any, Any]) ->
     assert 'triaged_alerts_accepted_total{source="alertmanager"} 2.0' in text
 
 
+async def test_a_body_left_to_the_general_path_is_accepted_and_counted_by_reason(
+    client: TestClient[Any, Any],
+) -> None:
+    """A key the one-pass decode does not know costs CPU, not alerts: the body is accepted
+    whole by the general path, and the metric says why it went there."""
+    headers = {"Content-Type": "application/json"}
+    assert (await client.post(URL, data=fixture_raw("firing_grouped"), headers=headers)).status == 202
+    text = await (await client.get("/metrics")).text()
+    assert "triaged_webhooks_general_path_total{" not in text
+    body = fixture_body("firing_grouped") | {"newKey": {"nested": [1, 2]}}
+    resp = await client.post(URL, json=body)
+    assert resp.status == 202
+    assert await resp.json() == {"accepted": 2}
+    text = await (await client.get("/metrics")).text()
+    assert 'triaged_webhooks_general_path_total{reason="unknown_field",source="alertmanager"} 1.0' in text
+
+
 async def test_stored_before_answer(client: TestClient[Any, Any]) -> None:
     """When the 202 arrives the alert is already stored: a second store on the same backend sees it."""
     resp = await client.post(URL, json=fixture_body("truncated"))
