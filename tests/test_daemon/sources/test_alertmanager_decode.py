@@ -184,6 +184,15 @@ def test_a_body_deeper_than_the_schema_allows_is_left_to_the_general_path() -> N
     assert alertmanager_decode.parse(raw, 1.0, IntakeSettings(max_depth=depth - 1)) == "depth_limit"
     deep = orjson.loads(raw) | {"unknown": [[[[[[1]]]]]]}
     assert alertmanager_decode.parse(orjson.dumps(deep), 1.0, IntakeSettings()) == "unknown_field"
+    # Nesting far past any recursion limit, in an unknown key and in typed ones: an answer.
+    n = 200_000
+    for body in (
+        b'{"alerts": [], "x": ' + b"[" * n + b"]" * n + b"}",
+        b'{"alerts": [], "groupLabels": ' + b"[" * n + b"]" * n + b"}",
+        b'{"alerts": [{"status": "firing", "labels": ' + b'{"a": ' * n + b'"x"' + b"}" * n + b"}]}",
+        b"[" * n,
+    ):
+        assert alertmanager_decode.parse(body, 1.0, IntakeSettings()) in alertmanager_decode.ASIDE
 
 
 def test_a_key_it_does_not_know_is_reported_once_by_where_it_is() -> None:
