@@ -1494,10 +1494,11 @@ def main(argv: list[str]) -> int:
                 report["runs"].append(run)
                 runs[server.name] = run
             noop = runs["no-op"]
-            for name in stores if not args.floor else [*FLOOR_SERVERS, *stores]:
-                daemon = runs[name if name in FLOOR_SERVERS else f"triaged-{name}"]
+            compared = [*(FLOOR_SERVERS if args.floor else ()), *(f"triaged-{s}" for s in stores)]
+            for name in compared:
+                daemon = runs[name]
                 if "failed" not in noop and "failed" not in daemon:
-                    report["ratios"][f"{batch} {name}"] = {
+                    report["ratios"][f"{batch} {name.removeprefix('triaged-')}"] = {
                         "alerts_per_s": round(daemon["alerts_per_s"] / max(noop["alerts_per_s"], 1e-9), 3),
                         "p99_ms": round(daemon["p99_ms"] / max(noop["p99_ms"], 1e-9), 3),
                     }

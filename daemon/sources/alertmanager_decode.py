@@ -5,9 +5,9 @@ Why: the general path (``orjson.loads``, the depth check, ``alertmanager.parse``
 the largest part of the edge's cost. A typed decode checks the same types and limits
 while it reads the bytes, in about 1 us. It accepts only bodies that the general path
 accepts whole, and builds the same alerts; anything else (a bad alert, a key it does
-not know, a limit crossed, a timestamp it cannot read) gives ``None`` and the general
-path runs, which words every refusal and keeps the good alerts of the batch. Property
-tests hold the two paths to the same answers.
+not know, a limit crossed, a timestamp it cannot read) gives the reason (``ASIDE``) and
+the general path runs, which words every refusal and keeps the good alerts of the batch.
+Property tests hold the two paths to the same answers.
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ log = structlog.get_logger(__name__)
 # msgspec bounds integers to int64; a larger count (orjson reads up to 2**64 - 1) is left
 # to the general path.
 _MAX_COUNT = 2**63 - 1
+
+# Why a body went the general path: a type or limit the general path will name, a key the
+# schema does not know (a newer Alertmanager, another sender), not JSON at all, a timestamp
+# only the general path reads (or refuses), or ``intake.max_depth`` under ``DEPTH``.
+ASIDE = ("checks", "unknown_field", "not_json", "timestamp", "depth_limit")
+_UNKNOWN = re.compile(r"unknown field `([^`]*)`(?: - at `([^`]*)`)?")
+_INDEX = re.compile(r"\[\d+\]")
+_reported: set[str] = set()
+_REPORTED_MAX = 64
 
 
 def parse(raw: bytes, received_at: float, limits: IntakeSettings) -> ParseResult | str:
@@ -60,16 +69,6 @@ def parse(raw: bytes, received_at: float, limits: IntakeSettings) -> ParseResult
         SOURCE, received_at, tuple(alerts), body.groupKey, body.truncatedAlerts, body.receiver
     )
     return ParseResult(notification, (), _positions(len(alerts)))
-
-
-# Why a body went the general path: a type or limit the general path will name, a key the
-# schema does not know (a newer Alertmanager, another sender), not JSON at all, a timestamp
-# only the general path reads (or refuses), or ``intake.max_depth`` under ``DEPTH``.
-ASIDE = ("checks", "unknown_field", "not_json", "timestamp", "depth_limit")
-_UNKNOWN = re.compile(r"unknown field `([^`]*)`(?: - at `([^`]*)`)?")
-_INDEX = re.compile(r"\[\d+\]")
-_reported: set[str] = set()
-_REPORTED_MAX = 64
 
 
 def _report_unknown(field: str, where: str | None) -> None:
